@@ -1,0 +1,68 @@
+# The short commands of the README. `make demo` and `make test` do all the set-up on a fresh
+# Debian/Ubuntu machine (deploy/local/bootstrap.sh installs what is missing).
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+PREFIX     ?= /usr/local
+ifeq ($(CI),true)
+WERROR     ?= ON
+endif
+WERROR     ?= OFF
+CMAKE_ARGS ?=
+CTEST_ARGS ?=
+
+.PHONY: all deps configure build test unit integration asan demo install format format-check \
+        stack-up stack-down stack-status clean
+
+all: build
+
+deps:
+	bash deploy/local/bootstrap.sh
+
+configure:
+	cmake -S . -B $(BUILD) -DHOOKLINE_WERROR=$(WERROR) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_ARGS)
+
+build: configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+# The sanitizer tree: ASan + UBSan.
+asan:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHOOKLINE_WERROR=$(WERROR) \
+	  -DHOOKLINE_SANITIZE=address,undefined $(CMAKE_ARGS)
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+
+# Everything: set-up, build, the unit tests under ASan+UBSan, then the whole suite
+# (the `stack` fixture starts Kafka and Redis when they are not running and stops what it started).
+test: deps build asan
+	ctest --test-dir $(ASAN_BUILD) -L unit --output-on-failure -j$(JOBS) $(CTEST_ARGS)
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) $(CTEST_ARGS)
+
+unit: build
+	ctest --test-dir $(BUILD) -L unit --output-on-failure -j$(JOBS) $(CTEST_ARGS)
+
+integration: build
+	ctest --test-dir $(BUILD) -L integration --output-on-failure $(CTEST_ARGS)
+
+demo: deps build
+	bash deploy/local/demo.sh $(BUILD)
+
+install: build
+	cmake --install $(BUILD)
+
+format: configure
+	cmake --build $(BUILD) --target format
+
+format-check: configure
+	cmake --build $(BUILD) --target format-check
+
+stack-up:
+	bash deploy/local/stack.sh up
+
+stack-down:
+	bash deploy/local/stack.sh down
+
+stack-status:
+	bash deploy/local/stack.sh status
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,21 @@
+# Every dependency comes from a Debian package; a missing one fails with the package's name.
+find_package(PkgConfig)
+if(NOT PKG_CONFIG_FOUND)
+  message(FATAL_ERROR "pkg-config not found: apt-get install pkg-config (or run deploy/local/bootstrap.sh)")
+endif()
+
+function(hl_require target module package)
+  pkg_check_modules(${target} IMPORTED_TARGET ${module})
+  if(NOT ${target}_FOUND)
+    message(FATAL_ERROR "${module} not found: apt-get install ${package} (or run deploy/local/bootstrap.sh)")
+  endif()
+endfunction()
+
+hl_require(RDKAFKA "rdkafka>=2.0" librdkafka-dev)
+hl_require(CURL "libcurl>=7.74" libcurl4-openssl-dev)
+hl_require(HIREDIS "hiredis>=0.14" libhiredis-dev)
+hl_require(JANSSON "jansson>=2.13" libjansson-dev)
+hl_require(LIBEVENT "libevent>=2.1" libevent-dev)
+hl_require(LIBEVENT_PTHREADS "libevent_pthreads>=2.1" libevent-dev)
+hl_require(OPENSSL "libcrypto>=3.0" libssl-dev)
+find_package(Threads REQUIRED)
