@@ -1,0 +1,80 @@
+/*
+ * endpoint.h - a tenant's webhook endpoint (subscription) as stored in Redis (DESIGN.md §6,
+ * docs/storage.md): the in-memory model, its validation, event-type filter matching, and its
+ * codec to and from the `hl:ep:<id>` hash.  The sync store (store.h, used by hookline-admin)
+ * and the dispatcher's async subscription cache both decode with hl_endpoint_from_hash().
+ */
+#ifndef HL_ENDPOINT_H
+#define HL_ENDPOINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "secrets.h" /* hl_secretbox_t: AES-256-GCM at rest */
+#include "sign.h"    /* hl_sign_key_t */
+
+#define HL_EP_ID_MAX 40          /* "ep_" + 22 base62 */
+#define HL_EP_MAX_SECRETS 8      /* current + previous ones still inside their overlap */
+#define HL_EP_MAX_FILTERS 64
+#define HL_EP_MAX_HEADERS 32
+#define HL_EP_TIMEOUT_MAX_MS 30000
+
+typedef struct hl_ep_secret {
+  char secret[100];   /* whsec_... in the clear (decrypted); never logged */
+  int64_t created_ms;
+  int64_t expires_ms; /* 0: current (no expiry) */
+} hl_ep_secret_t;
+
+typedef struct hl_endpoint {
+  char id[HL_EP_ID_MAX + 1];
+  char tenant[65];
+  char *url;                      /* owned */
+  char *description;              /* owned, may be "" */
+  char *filters[HL_EP_MAX_FILTERS]; /* owned: "invoice.paid", "invoice.*", "*" */
+  size_t nfilters;
+  hl_ep_secret_t secrets[HL_EP_MAX_SECRETS]; /* [0] is the current one */
+  size_t nsecrets;
+  double rate_per_sec;            /* 0: unlimited */
+  int burst;                      /* 0: rate rounded up */
+  int max_in_flight;              /* 0: config default */
+  int timeout_ms;                 /* 0: config default; <= 30000 */
+  char *headers[HL_EP_MAX_HEADERS]; /* owned "Name: value" lines, no CR/LF */
+  size_t nheaders;
+  bool enabled;
+  char *disabled_reason;          /* owned, NULL when enabled */
+  int64_t disabled_ms;
+  char *metadata;                 /* owned: compact JSON object text, "{}" by default */
+  int64_t created_ms, updated_ms;
+  int64_t version;
+} hl_endpoint_t;
+
+hl_endpoint_t *hl_endpoint_new(void);
+void hl_endpoint_destroy(hl_endpoint_t **ep);
+
+/* Does `type` match any filter (exact, "prefix.*", "*")? */
+bool hl_endpoint_matches(const hl_endpoint_t *ep, const char *type);
+/* Filter syntax check: "field: rule" messages. */
+int hl_endpoint_check_filter(const char *filter, char *errstr, size_t errsize);
+/* "Name: value" custom header check (token name, no CR/LF/NUL, not a reserved header). */
+int hl_endpoint_check_header(const char *line, char *errstr, size_t errsize);
+
+/*
+ * Signing keys valid at now_ms (current + unexpired previous), decoded for sign.h.
+ * Returns the count written to keys (at most max).
+ */
+size_t hl_endpoint_sign_keys(const hl_endpoint_t *ep, int64_t now_ms, hl_sign_key_t *keys,
+                             size_t max);
+
+/*
+ * Decode the hl:ep:<id> hash (HGETALL reply as parallel field/value arrays).  Secrets are
+ * decrypted with box (NULL box: stored in the clear).  Returns NULL with errstr on a corrupt hash.
+ */
+hl_endpoint_t *hl_endpoint_from_hash(const char *const *fields, const char *const *values,
+                                     const size_t *value_lens, size_t n,
+                                     const hl_secretbox_t *box, char *errstr, size_t errsize);
+
+/* JSON for the API and CLI (-o json); with_secrets adds the current secret. Caller frees. */
+char *hl_endpoint_to_json(const hl_endpoint_t *ep, bool with_secrets);
+
+#endif
