@@ -23,6 +23,7 @@ typedef struct hl_event {
   char tenant[HL_EVENT_TENANT_MAX + 1];
   char type[HL_EVENT_TYPE_MAX + 1];
   int64_t ts_ms;     /* event time, Unix ms */
+  char timestamp[48]; /* its RFC 3339 text as delivered (the producer's when it gave one) */
   char *data;        /* owned: compact JSON text of `data` */
   size_t data_len;
   char *body;        /* owned: the delivered body {"id","type","timestamp","data"}, built once */
@@ -52,6 +53,15 @@ int hl_event_parse(const char *buf, size_t len, size_t max_bytes, int64_t fallba
 int hl_event_from_parts(const char *tenant, const char *type, const char *id_or_null,
                         const char *data, size_t data_len, size_t max_bytes, int64_t ts_ms,
                         hl_event_t *ev, char *errstr, size_t errsize);
+
+/*
+ * Decode a Kafka record the way the dispatcher does: the header form when the record carries
+ * an hl-tenant header, else the JSON envelope in the value.  The record's timestamp is the
+ * fallback event time.  msg is a `const rd_kafka_message_t *`.
+ */
+struct rd_kafka_message_s;
+int hl_event_from_message(const struct rd_kafka_message_s *msg, size_t max_bytes, hl_event_t *ev,
+                          char *errstr, size_t errsize);
 
 /* Serialise the envelope (for publishing); *out is malloc'ed, caller frees. 0 ok. */
 int hl_event_envelope(const hl_event_t *ev, char **out, size_t *outlen);

@@ -52,10 +52,12 @@ int hl_rand_base62(char *out, size_t n) {
 
 void hl_fmt_rfc3339(int64_t ms, char *out, size_t outsz) {
   time_t t = (time_t)(ms / 1000);
+  char sec[32];
   struct tm tm;
 
   gmtime_r(&t, &tm);
-  strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(out, outsz, "%s.%03dZ", sec, (int)(ms % 1000));
 }
 
 static int hl_digits(const char **s, int n, int *out) {
