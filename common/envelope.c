@@ -84,27 +84,41 @@ void hl_event_clear(hl_event_t *ev) {
   memset(ev, 0, sizeof(*ev));
 }
 
+/*
+ * Concatenate `{"id":..,["tenant":..,]"type":..,"timestamp":..,"data":<data>}`.  The fields were
+ * validated to plain ASCII without quotes or backslashes, so they need no escaping and `data` is
+ * serialised only once.
+ */
+static char *hl_event_join(const hl_event_t *ev, int with_tenant, size_t *outlen) {
+  size_t cap = ev->data_len + strlen(ev->id) + strlen(ev->tenant) + strlen(ev->type) +
+               strlen(ev->timestamp) + 80;
+  char *out = malloc(cap);
+  int n;
+
+  if (!out)
+    return NULL;
+  n = snprintf(out, cap, "{\"id\":\"%s\"%s%s%s,\"type\":\"%s\",\"timestamp\":\"%s\",\"data\":",
+               ev->id, with_tenant ? ",\"tenant\":\"" : "", with_tenant ? ev->tenant : "",
+               with_tenant ? "\"" : "", ev->type, ev->timestamp);
+  memcpy(out + n, ev->data, ev->data_len);
+  n += (int)ev->data_len;
+  out[n++] = '}';
+  out[n] = '\0';
+  *outlen = (size_t)n;
+  return out;
+}
+
 /* Build ev->data and ev->body from the validated fields and the data value. */
 static int hl_event_finish(hl_event_t *ev, json_t *data, char *errstr, size_t errsize) {
-  json_t *body = json_object();
-  int rc = -1;
-
   ev->data = json_dumps(data, HL_JSON_FLAGS);
-  json_object_set_new(body, "id", json_string(ev->id));
-  json_object_set_new(body, "type", json_string(ev->type));
-  json_object_set_new(body, "timestamp", json_string(ev->timestamp));
-  json_object_set(body, "data", data);
-  ev->body = json_dumps(body, HL_JSON_FLAGS);
-  if (!ev->data || !ev->body) {
-    snprintf(errstr, errsize, "event: cannot serialise (out of memory)");
-    goto out;
+  if (ev->data) {
+    ev->data_len = strlen(ev->data);
+    ev->body = hl_event_join(ev, 0, &ev->body_len);
   }
-  ev->data_len = strlen(ev->data);
-  ev->body_len = strlen(ev->body);
-  rc = 0;
-out:
-  json_decref(body);
-  return rc;
+  if (ev->data && ev->body)
+    return 0;
+  snprintf(errstr, errsize, "event: cannot serialise (out of memory)");
+  return -1;
 }
 
 /* Validate and copy tenant/type/id/timestamp into ev; id generated when NULL. */
@@ -230,26 +244,8 @@ out:
 }
 
 int hl_event_envelope(const hl_event_t *ev, char **out, size_t *outlen) {
-  json_error_t jerr;
-  json_t *env = json_object();
-  json_t *data = json_loadb(ev->data, ev->data_len, JSON_DECODE_ANY, &jerr);
-  int rc = -1;
-
-  if (!data)
-    goto out;
-  json_object_set_new(env, "id", json_string(ev->id));
-  json_object_set_new(env, "tenant", json_string(ev->tenant));
-  json_object_set_new(env, "type", json_string(ev->type));
-  json_object_set_new(env, "timestamp", json_string(ev->timestamp));
-  json_object_set_new(env, "data", data);
-  *out = json_dumps(env, HL_JSON_FLAGS);
-  if (!*out)
-    goto out;
-  *outlen = strlen(*out);
-  rc = 0;
-out:
-  json_decref(env);
-  return rc;
+  *out = hl_event_join(ev, 1, outlen);
+  return *out ? 0 : -1;
 }
 
 /* Header value as a NUL-terminated string in buf; NULL when absent or too long. */
