@@ -39,7 +39,7 @@ static const char hl_state_disable_lua[] =
     "if redis.call('HGET', KEYS[1], 'status') == 'disabled' then return 0 end\n"
     "local v = redis.call('HINCRBY', KEYS[1], 'version', 1)\n"
     "redis.call('HSET', KEYS[1], 'status', 'disabled', 'disabled_reason', ARGV[1],\n"
-    "           'disabled_at', ARGV[2], 'updated_at', ARGV[2])\n"
+    "           'disabled_at', ARGV[2], 'updated', ARGV[2])\n"
     "local t = redis.call('HGET', KEYS[1], 'tenant') or ''\n"
     "redis.call('PUBLISH', '" HL_STATE_CHANNEL "', t .. ' ' .. ARGV[3] .. ' ' .. v)\n"
     "return 1\n";
@@ -122,6 +122,7 @@ struct hl_state {
 };
 
 static void hl_state_conn_start(hl_state_conn_t *conn);
+static int hl_state_fetch_start(hl_state_t *st, hl_subcache_entry_t *ent, hl_state_call_t *call);
 
 /* ---- lifetime ------------------------------------------------------------------------- */
 
@@ -655,6 +656,13 @@ static void hl_state_fetch_finish(hl_state_fetch_t *fetch) {
 
   if (ent)
     ent->fetch = NULL;
+  /* A change was published while we read: the waiters get a fresh read, not this one. */
+  if (fetch->invalidated && ent && !st->closing && waiters &&
+      hl_state_fetch_start(st, ent, waiters) == 0) {
+    fetch->waiters = NULL;
+    hl_state_fetch_free(fetch);
+    return;
+  }
   if (!err) {
     qsort(fetch->eps, fetch->neps, sizeof(*fetch->eps), hl_state_ep_cmp);
     snap = hl_subs_tenant_new(fetch->tenant, fetch->eps, fetch->neps, fetch->fetched_ms);

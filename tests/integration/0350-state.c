@@ -116,7 +116,7 @@ static void put_ep(redisContext *r, const char *tenant, const char *id, const ch
   snprintf(now, sizeof(now), "%lld", (long long)hl_now_ms());
   redis_ok(r, redisCommand(r,
                            "HSET hl:ep:%s id %s tenant %s url %s status enabled version %s "
-                           "created_at %s updated_at %s",
+                           "created %s updated %s",
                            id, id, tenant, url, v, now, now));
   redis_ok(r, redisCommand(r, "SADD hl:tenant:%s:eps %s", tenant, id));
 }
@@ -453,6 +453,53 @@ static void test_disable(void **state) {
   freeReplyObject(rep);
 }
 
+/* Without any PUBLISH, the TTL refresh picks a change up: the stale snapshot is served once
+ * more while the refetch runs, then the new one. */
+static void test_ttl_refresh(void **state) {
+  fixture_t *fx = *state;
+  struct event_base *base = event_base_new();
+  hl_conf_t *conf = conf_for(hl_test_redis_host(), hl_test_redis_port());
+  hl_subs_tenant_t *snap;
+  hl_state_t *st;
+  char err[256];
+  bool cached;
+  int rc;
+  int64_t t0;
+
+  assert_int_equal(hl_conf_set(conf, "dispatcher.cache_ttl", "1s", err, sizeof(err)), 0);
+  st = hl_state_new(base, conf, err, sizeof(err));
+  assert_true(wait_ready(base, st, 5000));
+  put_ep(fx->r, fx->tenant, fx->ids[0], "http://127.0.0.1:9/hook", 1);
+  snap = lookup(base, st, fx->tenant, &rc, &cached);
+  assert_int_equal(snap->neps, 1);
+  hl_subs_tenant_release(&snap);
+  put_ep(fx->r, fx->tenant, fx->ids[1], "http://127.0.0.1:9/hook", 1); /* no PUBLISH */
+  run_for(base, 500);
+  snap = lookup(base, st, fx->tenant, &rc, &cached);
+  assert_true(cached);
+  assert_int_equal(snap->neps, 1); /* still fresh */
+  hl_subs_tenant_release(&snap);
+  run_for(base, 600);
+  snap = lookup(base, st, fx->tenant, &rc, &cached);
+  assert_true(cached);
+  assert_int_equal(snap->neps, 1); /* stale, served while the refresh runs */
+  hl_subs_tenant_release(&snap);
+  t0 = hl_mono_ms();
+  for (;;) {
+    run_for(base, 10);
+    snap = lookup(base, st, fx->tenant, &rc, &cached);
+    assert_true(cached);
+    if (snap->neps == 2)
+      break;
+    hl_subs_tenant_release(&snap);
+    assert_true(hl_mono_ms() - t0 < 1000);
+  }
+  hl_subs_tenant_release(&snap);
+  hl_state_destroy(&st);
+  hl_conf_destroy(&conf);
+  event_base_free(base);
+}
+
 /* ---- Redis unreachable ---------------------------------------------------------------- */
 
 static int free_port(void) {
@@ -656,6 +703,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_recent_capped, setup, teardown),
       cmocka_unit_test_setup_teardown(test_disable, setup, teardown),
       cmocka_unit_test_setup_teardown(test_destroy_in_callback, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_ttl_refresh, setup, teardown),
       cmocka_unit_test(test_unreachable_then_back),
       cmocka_unit_test(test_closed_port),
   };
