@@ -54,6 +54,8 @@ static const hl_conf_prop_t hl_conf_props_tbl[] = {
      "HTTP requests in flight per dispatcher process."},
     {"dispatcher.cache_ttl", D, "60s", SEC, DAY, 0,
      "Subscription cache refresh interval (hl:changes invalidates sooner)."},
+    {"dispatcher.cache_max_tenants", I, "100000", 1, 100000000, 0,
+     "Tenants kept in the subscription cache; the least recently used idle ones are evicted."},
     {"dispatcher.done_markers", B, "true", 0, 0, 0,
      "Write hl:done:<event>:<endpoint> after a success so re-consumed events skip it."},
     {"retry.schedule", S, "5s,5m,30m,2h,5h,10h,10h", 0, 0, 0,
