@@ -147,10 +147,12 @@ static void test_timestamp_rules(void **state) {
   hl_event_clear(&ev);
   expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"timestamp\":\"yesterday\",\"data\":1}",
                 "timestamp: must be an RFC 3339");
-  expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"timestamp\":\"2026-13-01T00:00:00Z\",\"data\":1}",
-                "timestamp:");
-  expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"timestamp\":\"2026-11-22T10:00:00\",\"data\":1}",
-                "timestamp:");
+  expect_reject(
+      "{\"tenant\":\"t\",\"type\":\"x\",\"timestamp\":\"2026-13-01T00:00:00Z\",\"data\":1}",
+      "timestamp:");
+  expect_reject(
+      "{\"tenant\":\"t\",\"type\":\"x\",\"timestamp\":\"2026-11-22T10:00:00\",\"data\":1}",
+      "timestamp:");
   expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"timestamp\":1,\"data\":1}",
                 "timestamp: must be a string");
 }
@@ -160,11 +162,21 @@ static void test_shape_rules(void **state) {
   expect_reject("not json", "event: not valid JSON");
   expect_reject("{\"tenant\":\"t\"", "event: not valid JSON");
   expect_reject("[1,2]", "event: must be a JSON object");
-  expect_reject("\"str\"", "event: not valid JSON"); /* jansson rejects bare values here */
+  expect_reject("\"str\"", "event: must be a JSON object");
+  expect_reject("null", "event: must be a JSON object");
   expect_reject("{\"tenant\":\"t\",\"type\":\"x\"}", "data: required");
   expect_reject("{\"tenant\":\"t\",\"tenant\":\"u\",\"type\":\"x\",\"data\":1}",
-                "event: not valid JSON");
-  expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"data\":\"\xff\"}", "event: not valid JSON");
+                "tenant: given more than once");
+  expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"data\":1,\"d\\u0061ta\":2}",
+                "data: given more than once");
+  expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"data\":\"\xff\"}",
+                "event: not valid JSON: invalid UTF-8 in string at column 34");
+  expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"data\":{\"a\":1,}}",
+                "event: not valid JSON: expected a member name in double quotes at column 40");
+  expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"data\":1} {}",
+                "event: not valid JSON: unexpected text after the value");
+  expect_reject("{\"tenant\":\"t\",\n \"type\":\"x\",\n \"data\":tru}",
+                "event: not valid JSON: unexpected character at line 3, column 9");
 }
 
 static void test_size_limit(void **state) {
@@ -193,9 +205,8 @@ static void test_header_form(void **state) {
   assert_string_equal(ev.body, "{\"id\":\"evt_h\",\"type\":\"invoice.paid\",\"timestamp\":"
                                "\"2026-11-22T10:00:00.000Z\",\"data\":{\"amount\":12}}");
   hl_event_clear(&ev);
-  assert_int_equal(hl_event_from_parts("acme", "x", NULL, "{bad", 4, MAXB, 1, &ev, err,
-                                       sizeof(err)),
-                   -1);
+  assert_int_equal(
+      hl_event_from_parts("acme", "x", NULL, "{bad", 4, MAXB, 1, &ev, err, sizeof(err)), -1);
   assert_non_null(strstr(err, "data: not valid JSON"));
   assert_int_equal(hl_event_from_parts(NULL, "x", NULL, "1", 1, MAXB, 1, &ev, err, sizeof(err)),
                    -1);
@@ -206,6 +217,81 @@ static void test_header_form(void **state) {
   assert_int_equal(hl_event_from_parts("t", "x", NULL, "12345", 5, 4, 1, &ev, err, sizeof(err)),
                    -1);
   assert_non_null(strstr(err, "exceeds"));
+}
+
+/* data is the producer's text, compacted: numbers, escapes and member order as written. */
+static void test_data_kept_as_written(void **state) {
+  hl_event_t ev;
+  char err[256];
+
+  assert_int_equal(
+      parse("{\"tenant\":\"t\",\"type\":\"x\",\"id\":\"e\",\"timestamp\":\"2026-01-01T00:00:00Z\","
+            "\"data\": { \"amount\" : 0.1, \"big\": 12345678901234567890, \"e\": 1E3,"
+            " \"s\": \"caf\\u00e9 \\/ é\", \"dup\": 1, \"dup\": 2 } }",
+            &ev, err),
+      0);
+  assert_string_equal(ev.data, "{\"amount\":0.1,\"big\":12345678901234567890,\"e\":1E3,"
+                               "\"s\":\"caf\\u00e9 \\/ é\",\"dup\":1,\"dup\":2}");
+  assert_int_equal(ev.data_len, strlen(ev.data));
+  assert_string_equal(ev.body,
+                      "{\"id\":\"e\",\"type\":\"x\",\"timestamp\":\"2026-01-01T00:00:00Z\","
+                      "\"data\":{\"amount\":0.1,\"big\":12345678901234567890,\"e\":1E3,"
+                      "\"s\":\"caf\\u00e9 \\/ é\",\"dup\":1,\"dup\":2}}");
+  hl_event_clear(&ev);
+}
+
+/* Member names and values may use JSON escapes; unknown members are ignored. */
+static void test_escapes_and_unknown_members(void **state) {
+  hl_event_t ev;
+  char err[256];
+
+  assert_int_equal(parse("{\"t\\u0065nant\":\"\\u0061cme\",\"type\":\"a\\u002eb\",\"extra\":[1,"
+                         "{\"tenant\":\"nested-is-not-top-level\"}],\"data\":[],\"x\":null}",
+                         &ev, err),
+                   0);
+  assert_string_equal(ev.tenant, "acme");
+  assert_string_equal(ev.type, "a.b");
+  assert_string_equal(ev.data, "[]");
+  hl_event_clear(&ev);
+  expect_reject("{\"tenant\":\"ac\\u0000me\",\"type\":\"x\",\"data\":1}", "tenant: must match");
+  expect_reject("{\"tenant\":\"acm\\u00e9\",\"type\":\"x\",\"data\":1}", "tenant: must match");
+  expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"id\":\"a\\nb\",\"data\":1}", "id: must match");
+  expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"timestamp\":\"2026-01-01T00:00:00Z\\u0000\","
+                "\"data\":1}",
+                "timestamp: must be an RFC 3339");
+}
+
+/* Values one longer than a field allows are refused whatever their escapes expand to. */
+static void test_long_values(void **state) {
+  char buf[2048], t[1200];
+
+  memset(t, 'a', sizeof(t) - 1);
+  t[sizeof(t) - 1] = '\0';
+  snprintf(buf, sizeof(buf), "{\"tenant\":\"%s\",\"type\":\"x\",\"data\":1}", t);
+  expect_reject(buf, "tenant: must match [A-Za-z0-9_.-]{1,64}");
+  snprintf(buf, sizeof(buf), "{\"tenant\":\"t\",\"type\":\"%s\",\"data\":1}", t);
+  expect_reject(buf, "type: must be dot-separated");
+  snprintf(buf, sizeof(buf), "{\"tenant\":\"t\",\"type\":\"x\",\"id\":\"%.129s\",\"data\":1}", t);
+  expect_reject(buf, "id: must match [A-Za-z0-9_.-]{1,128}");
+  snprintf(buf, sizeof(buf), "{\"tenant\":\"t\",\"type\":\"x\",\"timestamp\":\"%s\",\"data\":1}",
+           t);
+  expect_reject(buf, "timestamp: must be an RFC 3339");
+}
+
+static void test_header_form_data_as_written(void **state) {
+  const char *data = " [0.1, 1e400, \"\\u00e9\"] ";
+  hl_event_t ev;
+  char err[256];
+
+  assert_int_equal(hl_event_from_parts("t", "x", "e", data, strlen(data), MAXB, 1795341600000LL,
+                                       &ev, err, sizeof(err)),
+                   0);
+  assert_string_equal(ev.data, "[0.1,1e400,\"\\u00e9\"]");
+  hl_event_clear(&ev);
+  assert_int_equal(hl_event_from_parts("t", "x", NULL, "", 0, MAXB, 1, &ev, err, sizeof(err)), -1);
+  assert_string_equal(err, "data: not valid JSON: unexpected end of input at column 1");
+  assert_int_equal(hl_event_from_parts("t", "x", "", "1", 1, MAXB, 1, &ev, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "id: must match"));
 }
 
 static void test_id_unique(void **state) {
@@ -234,8 +320,9 @@ static void test_body_stable_and_envelope_roundtrip(void **state) {
   assert_int_equal(hl_event_parse(env, envlen, MAXB, 0, &b, err, sizeof(err)), 0);
   assert_string_equal(a.body, b.body); /* same body after a round trip through the envelope */
   assert_string_equal(b.tenant, "t");
-  assert_string_equal(a.body, "{\"id\":\"e1\",\"type\":\"a.b\",\"timestamp\":\"2026-01-01T00:00:00Z\","
-                              "\"data\":{\"z\":1,\"a\":{\"y\":[1,2,{\"k\":\"v\"}]}}}");
+  assert_string_equal(a.body,
+                      "{\"id\":\"e1\",\"type\":\"a.b\",\"timestamp\":\"2026-01-01T00:00:00Z\","
+                      "\"data\":{\"z\":1,\"a\":{\"y\":[1,2,{\"k\":\"v\"}]}}}");
   free(env);
   hl_event_clear(&a);
   hl_event_clear(&b);
@@ -243,12 +330,22 @@ static void test_body_stable_and_envelope_roundtrip(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_valid_full),     cmocka_unit_test(test_defaults),
-      cmocka_unit_test(test_data_any_json),  cmocka_unit_test(test_tenant_rules),
-      cmocka_unit_test(test_type_rules),     cmocka_unit_test(test_id_rules),
-      cmocka_unit_test(test_timestamp_rules), cmocka_unit_test(test_shape_rules),
-      cmocka_unit_test(test_size_limit),     cmocka_unit_test(test_header_form),
-      cmocka_unit_test(test_id_unique),      cmocka_unit_test(test_body_stable_and_envelope_roundtrip),
+      cmocka_unit_test(test_valid_full),
+      cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_data_any_json),
+      cmocka_unit_test(test_tenant_rules),
+      cmocka_unit_test(test_type_rules),
+      cmocka_unit_test(test_id_rules),
+      cmocka_unit_test(test_timestamp_rules),
+      cmocka_unit_test(test_shape_rules),
+      cmocka_unit_test(test_size_limit),
+      cmocka_unit_test(test_header_form),
+      cmocka_unit_test(test_data_kept_as_written),
+      cmocka_unit_test(test_escapes_and_unknown_members),
+      cmocka_unit_test(test_long_values),
+      cmocka_unit_test(test_header_form_data_as_written),
+      cmocka_unit_test(test_id_unique),
+      cmocka_unit_test(test_body_stable_and_envelope_roundtrip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
