@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "../../dispatcher/ackwin.c"
+#include "ackwin.h"
 
 static void test_lowest_incomplete(void **state) {
   hl_ackwin_t *aw = hl_ackwin_new(3);

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "../../dispatcher/tiers.c"
+#include "tiers.h"
 
 static void test_default_schedule(void **state) {
   char err[256];
