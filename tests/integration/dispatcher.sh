@@ -1,0 +1,75 @@
+# dispatcher.sh - helpers for the dispatcher's integration tests (04xx, sourced after lib.sh):
+# endpoints written to Redis in the documented hl:ep hash format (docs/storage.md), a test
+# receiver, dispatchers with a private topic prefix and group, events through kcat, and
+# python3 one-liners over the receiver's NDJSON record.
+REDIS=(redis-cli -h "$HOOKLINE_REDIS_HOST" -p "$HOOKLINE_REDIS_PORT")
+KAFKA=$HOOKLINE_KAFKA_BOOTSTRAP_SERVERS
+TENANT=t${PREFIX#hltest_}
+SECRET=whsec_$(head -c 32 /dev/urandom | base64)
+HL_EP_KEYS=()
+hl_dispatch_cleanup() {
+  local k
+  for k in "${HL_EP_KEYS[@]:-}"; do [ -n "$k" ] && "${REDIS[@]}" DEL "$k" >/dev/null 2>&1 || true; done
+  hl_cleanup
+}
+trap hl_dispatch_cleanup EXIT
+
+# receiver_start NAME RULE...: starts hl-test-receiver verifying $SECRET; sets RPORT
+receiver_start() {
+  local name=$1 args=() r
+  shift
+  for r in "$@"; do args+=(--rule "$r"); done
+  "$BIN/hl-test-receiver" --port-file "$T/$name.port" --record "$T/$name.ndjson" \
+    --verify-secret "$SECRET" --max-seconds 300 "${args[@]}" >"$T/$name.log" 2>&1 &
+  HL_PIDS+=($!)
+  wait_until 10 test -s "$T/$name.port" || fail "receiver $name did not start"
+  RPORT=$(cat "$T/$name.port")
+}
+
+# ep_create ID TENANT URL TYPES_JSON [extra HSET field value pairs...]
+ep_create() {
+  local id=$1 tenant=$2 url=$3 types=$4
+  shift 4
+  "${REDIS[@]}" HSET "hl:ep:$id" id "$id" tenant "$tenant" url "$url" description "" \
+    types "$types" secrets "[{\"secret\":\"$SECRET\",\"created\":0,\"expires\":0}]" rate 0 \
+    burst 0 max_in_flight 0 timeout_ms 0 headers '[]' status enabled metadata '{}' \
+    created 0 updated 0 version 1 "$@" >/dev/null
+  "${REDIS[@]}" SADD "hl:tenant:$tenant:eps" "$id" >/dev/null
+  HL_EP_KEYS+=("hl:ep:$id" "hl:tenant:$tenant:eps" "hl:recent:$id")
+}
+
+# dispatcher_start NAME [-o ...]: sets DPID; log in $T/NAME.log
+dispatcher_start() {
+  local name=$1
+  shift
+  "$BIN/hookline-dispatcher" -o "topics.prefix=$PREFIX" -o "dispatcher.group_id=$PREFIX" \
+    -o "http.listen=off" -o "delivery.allow_cidrs=127.0.0.0/8" -o "retry.schedule=1s,1s,2s" \
+    -o "retry.jitter_pct=0" -o "topics.partitions=3" -o "log.level=info" "$@" \
+    >"$T/$name.log" 2>&1 &
+  DPID=$!
+  HL_PIDS+=($DPID)
+  wait_until 30 grep -q '"assigned ' "$T/$name.log" || { cat "$T/$name.log" >&2; fail "$name got no partitions"; }
+}
+
+# publish < lines: one record per line; KEY=tenant
+publish() { kcat -P -b "$KAFKA" -t "$PREFIX.events" -k "${1:-$TENANT}"; }
+event() { printf '{"id":"%s","tenant":"%s","type":"%s","data":%s}\n' "$1" "$2" "$3" "${4:-{\}}"; }
+
+# rec_count NAME [PATH [STATUS]]: requests recorded
+rec_count() {
+  python3 - "$T/$1.ndjson" "${2:-}" "${3:-}" <<'PY'
+import json, sys
+n = 0
+try:
+    for l in open(sys.argv[1]):
+        r = json.loads(l)
+        if sys.argv[2] and r["path"] != sys.argv[2]: continue
+        if sys.argv[3] and str(r["status"]) != sys.argv[3]: continue
+        n += 1
+except FileNotFoundError:
+    pass
+print(n)
+PY
+}
+# topic_count TOPIC: records in a topic
+topic_count() { consume "$1" | grep -c . || true; }
