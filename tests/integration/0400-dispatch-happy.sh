@@ -31,7 +31,8 @@ grep "\"tenant\":\"$TENANT\"" "$T/events" | publish "$TENANT"
 grep "\"tenant\":\"$TB\"" "$T/events" | publish "$TB"
 
 # inv 15 + cust 8+1 (the targeted ping) + all 31 + b 10 (the checker recomputes them)
-wait_until 30 test "$(rec_count r)" -ge 65 || true
+all_in() { [ "$(rec_count r)" -ge 65 ]; }
+wait_until 30 all_in || true
 sleep 1
 python3 - "$T/events" "$T/r.ndjson" "$PREFIX" "$TENANT" <<'PY' || fail "deliveries differ (see above)"
 import json, sys, time
