@@ -73,3 +73,28 @@ PY
 }
 # topic_count TOPIC: records in a topic
 topic_count() { consume "$1" | grep -c . || true; }
+
+# publish_many N TYPE: N events evt_1..evt_N of $TENANT, keyed by id (spread over partitions)
+publish_many() {
+  local i
+  for i in $(seq 1 "$1"); do
+    printf 'k%s|{"id":"evt_%s","tenant":"%s","type":"%s","data":{"n":%s}}\n' "$i" "$i" "$TENANT" "$2" "$i"
+  done | kcat -P -b "$KAFKA" -t "$PREFIX.events" -K '|'
+}
+# delivery_stats NAME N: "distinct duplicates missing" over webhook-id evt_1..evt_N with status 200
+delivery_stats() {
+  python3 - "$T/$1.ndjson" "$2" <<'PY'
+import json, sys, collections
+c = collections.Counter()
+for l in open(sys.argv[1]):
+    try:
+        r = json.loads(l)
+    except ValueError:
+        continue  # a line cut by a concurrent write
+    if r["status"] == 200:
+        c[r["headers"]["webhook-id"]] += 1
+n = int(sys.argv[2])
+missing = sum(1 for i in range(1, n + 1) if c["evt_%d" % i] == 0)
+print(len(c), sum(v - 1 for v in c.values()), missing)
+PY
+}
