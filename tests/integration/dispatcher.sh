@@ -75,10 +75,12 @@ PY
 topic_count() { consume "$1" | grep -c . || true; }
 
 # publish_many N TYPE: N events evt_1..evt_N of $TENANT, keyed by id (spread over partitions)
-publish_many() {
+publish_many() { publish_many_from 1 "$1" "$2"; }
+# publish_many_from FIRST LAST TYPE
+publish_many_from() {
   local i
-  for i in $(seq 1 "$1"); do
-    printf 'k%s|{"id":"evt_%s","tenant":"%s","type":"%s","data":{"n":%s}}\n' "$i" "$i" "$TENANT" "$2" "$i"
+  for i in $(seq "$1" "$2"); do
+    printf 'k%s|{"id":"evt_%s","tenant":"%s","type":"%s","data":{"n":%s}}\n' "$i" "$i" "$TENANT" "$3" "$i"
   done | kcat -P -b "$KAFKA" -t "$PREFIX.events" -K '|'
 }
 # delivery_stats NAME N: "distinct duplicates missing" over webhook-id evt_1..evt_N with status 200
