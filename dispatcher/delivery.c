@@ -258,10 +258,11 @@ static void hl_msg_check_cb(const bool *done, size_t n, int err, void *opaque) {
   hl_msg_t *msg = opaque;
 
   if (err || n != msg->neps) {
+    /* Redis unreachable: deliver anyway (at least once); the markers only save duplicates of
+     * re-consumed records, and waiting here would stop cached tenants too */
     hl_metric_add(msg->d->m.redis_errors, NULL, 1);
-    hl_debug("done check for %s: error %d; retrying", msg->rec.ev.id, err);
-    hl_msg_retry(msg, hl_msg_check);
-    return;
+    hl_debug("done check for %s: error %d; delivering without it", msg->rec.ev.id, err);
+    done = NULL;
   }
   msg->backoff_ms = 0;
   hl_msg_fan_out(msg, done);

@@ -185,6 +185,8 @@ static void hl_kafka_assign(hl_disp_t *d, rd_kafka_topic_partition_list_t *l) {
   }
   if (d->draining)
     hl_kafka_pause_all(d);
+  else
+    rd_kafka_resume_partitions(d->consumer, l); /* a pause from an earlier ownership */
   hl_info("assigned %d partition(s), %zu in total", l->cnt, d->nassigned);
 }
 
