@@ -664,7 +664,8 @@ static void hl_state_fetch_finish(hl_state_fetch_t *fetch) {
     return;
   }
   if (!err) {
-    qsort(fetch->eps, fetch->neps, sizeof(*fetch->eps), hl_state_ep_cmp);
+    if (fetch->neps > 1)
+      qsort(fetch->eps, fetch->neps, sizeof(*fetch->eps), hl_state_ep_cmp);
     snap = hl_subs_tenant_new(fetch->tenant, fetch->eps, fetch->neps, fetch->fetched_ms);
     if (snap) {
       fetch->eps = NULL; /* stolen */
