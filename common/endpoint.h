@@ -77,4 +77,52 @@ hl_endpoint_t *hl_endpoint_from_hash(const char *const *fields, const char *cons
 /* JSON for the API and CLI (-o json); with_secrets adds the current secret. Caller frees. */
 char *hl_endpoint_to_json(const hl_endpoint_t *ep, bool with_secrets);
 
+/* ---- Added for the store and hookline-admin (the functions above are the fixed contract). ---- */
+
+#define HL_EP_DESCRIPTION_MAX 1024
+#define HL_EP_METADATA_MAX 4096 /* compact JSON bytes */
+#define HL_EP_RATE_MAX 100000.0 /* requests per second */
+#define HL_EP_BURST_MAX 1000000
+#define HL_EP_INFLIGHT_MAX 100000
+#define HL_EP_HASH_FIELDS 20 /* fields of hl:ep:<id> (docs/storage.md) */
+
+/* The hl:ep:<id> hash as field/value pairs: names are static, values owned. */
+typedef struct hl_ep_hash {
+  const char *fields[HL_EP_HASH_FIELDS];
+  char *values[HL_EP_HASH_FIELDS];
+  size_t n;
+} hl_ep_hash_t;
+
+struct hl_ssrf;
+
+/* Replace a string member (url, description, disabled_reason, metadata) with a copy. 0 ok. */
+int hl_endpoint_set_str(char **member, const char *value);
+/* Replace the filters with a comma-separated list ("invoice.*,customer.created"). */
+int hl_endpoint_set_filters(hl_endpoint_t *ep, const char *csv, char *errstr, size_t errsize);
+int hl_endpoint_add_filter(hl_endpoint_t *ep, const char *filter, char *errstr, size_t errsize);
+int hl_endpoint_add_header(hl_endpoint_t *ep, const char *line, char *errstr, size_t errsize);
+void hl_endpoint_clear_filters(hl_endpoint_t *ep);
+void hl_endpoint_clear_headers(hl_endpoint_t *ep);
+
+/*
+ * Every field against its rule; the URL with the SSRF guard (https_only: refuse http).  The
+ * first problem is reported as "field: rule".  0 ok, -1 invalid.
+ */
+int hl_endpoint_validate(const hl_endpoint_t *ep, const struct hl_ssrf *ssrf, bool https_only,
+                         char *errstr, size_t errsize);
+
+/*
+ * Make `secret` (or a fresh whsec_ one when NULL) the current secret.  The old current one stays
+ * valid until now_ms + overlap_ms; expired ones are dropped, and when more than
+ * HL_EP_MAX_SECRETS remain the ones expiring first go.  0 ok, -1 a bad supplied secret.
+ */
+int hl_endpoint_rotate_secret(hl_endpoint_t *ep, const char *secret, int64_t now_ms,
+                              int64_t overlap_ms, char *errstr, size_t errsize);
+/* Drop secrets that expired at now_ms (never the current one). */
+void hl_endpoint_prune_secrets(hl_endpoint_t *ep, int64_t now_ms);
+
+/* Encode for HSET: secrets sealed with box (NULL: clear).  0 ok; hl_ep_hash_clear afterwards. */
+int hl_endpoint_to_hash(const hl_endpoint_t *ep, const hl_secretbox_t *box, hl_ep_hash_t *h);
+void hl_ep_hash_clear(hl_ep_hash_t *h);
+
 #endif
