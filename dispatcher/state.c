@@ -31,18 +31,23 @@
 #define HL_STATE_KEY_MAX 256
 
 /*
- * 410 / auto-disable (docs/storage.md field names).  KEYS[1] hl:ep:<id>; ARGV: reason, now
- * (Unix ms).  Returns 1 when this call disabled it, 0 when it was already disabled or is gone.
+ * 410 / auto-disable, with the calling convention of the admin store's status script
+ * (store.h HL_STORE_LUA_STATUS, docs/storage.md field names): KEYS[1] hl:ep:<id>; ARGV status
+ * ("disabled"), reason, now (Unix ms).  Idempotent; replies the version (bumped and published on
+ * hl:changes when the status changed), or 0 when the endpoint does not exist.
  */
 static const char hl_state_disable_lua[] =
     "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
-    "if redis.call('HGET', KEYS[1], 'status') == 'disabled' then return 0 end\n"
+    "if redis.call('HGET', KEYS[1], 'status') == ARGV[1] then\n"
+    "  return tonumber(redis.call('HGET', KEYS[1], 'version'))\n"
+    "end\n"
     "local v = redis.call('HINCRBY', KEYS[1], 'version', 1)\n"
-    "redis.call('HSET', KEYS[1], 'status', 'disabled', 'disabled_reason', ARGV[1],\n"
-    "           'disabled_at', ARGV[2], 'updated', ARGV[2])\n"
+    "redis.call('HSET', KEYS[1], 'status', ARGV[1], 'disabled_reason', ARGV[2],\n"
+    "           'disabled_at', ARGV[3], 'updated', ARGV[3])\n"
     "local t = redis.call('HGET', KEYS[1], 'tenant') or ''\n"
-    "redis.call('PUBLISH', '" HL_STATE_CHANNEL "', t .. ' ' .. ARGV[3] .. ' ' .. v)\n"
-    "return 1\n";
+    "local id = string.sub(KEYS[1], 7)\n"
+    "redis.call('PUBLISH', '" HL_STATE_CHANNEL "', t .. ' ' .. id .. ' ' .. v)\n"
+    "return v\n";
 
 typedef enum { HL_CONN_DOWN, HL_CONN_CONNECTING, HL_CONN_READY } hl_conn_status_t;
 
@@ -913,8 +918,8 @@ static void hl_state_ack_reply_cb(redisAsyncContext *ac, void *r, void *priv) {
   call->err = st->closing ? -ECANCELED : hl_state_reply_err(reply);
   if (reply && reply->type == REDIS_REPLY_ERROR && hl_state_ratelog_ok(&st->error_log, &sup))
     hl_warn("redis: %s (%llu similar not logged)", reply->str, (unsigned long long)sup);
-  if (call->ep_id[0] && reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)
-    hl_info("endpoint %s disabled", call->ep_id);
+  if (call->ep_id[0] && reply && reply->type == REDIS_REPLY_INTEGER)
+    hl_info("endpoint %s: disabled (version %lld)", call->ep_id, reply->integer);
   hl_state_call_run(st, call);
   hl_state_reply_leave(st);
 }
@@ -977,7 +982,7 @@ void hl_state_endpoint_disable(hl_state_t *st, const char *ep_id, const char *re
                                hl_state_ack_cb *cb, void *opaque) {
   hl_state_call_t *call = hl_state_call_new(HL_CALL_ACK, (void *)cb, opaque);
   char key[HL_STATE_KEY_MAX], now[24];
-  const char *argv[7] = {"EVAL", hl_state_disable_lua, "1", key, reason, now, ep_id};
+  const char *argv[7] = {"EVAL", hl_state_disable_lua, "1", key, "disabled", reason, now};
 
   if (!call) {
     if (cb)

@@ -22,8 +22,14 @@
 #include <event2/event.h>
 
 #include "harness.h"
+#include "secrets.h"
+#include "sign.h"
 #include "state.h"
 #include "util.h"
+
+/* The secret_key every state in this test uses, and the box the "admin" side seals with. */
+static char g_key[64];
+static hl_secretbox_t *g_box;
 
 typedef struct lookup {
   bool called;
@@ -97,6 +103,7 @@ static hl_conf_t *conf_for(const char *host, int port) {
   assert_int_equal(hl_conf_set(conf, "redis.host", host, err, sizeof(err)), 0);
   assert_int_equal(hl_conf_set(conf, "redis.port", p, err, sizeof(err)), 0);
   assert_int_equal(hl_conf_set(conf, "redis.timeout", "1s", err, sizeof(err)), 0);
+  assert_int_equal(hl_conf_set(conf, "secret_key", g_key, err, sizeof(err)), 0);
   return conf;
 }
 
@@ -107,18 +114,37 @@ static void redis_ok(redisContext *r, redisReply *rep) {
   freeReplyObject(rep);
 }
 
-/* Write endpoint `id` of `tenant` as the admin store does (hash + tenant set). */
+/* Write endpoint `id` of `tenant` as the admin store does: hl_endpoint_to_hash (secrets sealed
+ * under secret_key), HSET, SADD to the tenant set. */
 static void put_ep(redisContext *r, const char *tenant, const char *id, const char *url,
                    int version) {
-  char v[16], now[24];
+  hl_endpoint_t *ep = hl_endpoint_new();
+  hl_ep_hash_t h = {0};
+  const char *argv[2 + 2 * HL_EP_HASH_FIELDS];
+  char key[80], err[256];
+  int argc = 0;
 
-  snprintf(v, sizeof(v), "%d", version);
-  snprintf(now, sizeof(now), "%lld", (long long)hl_now_ms());
-  redis_ok(r, redisCommand(r,
-                           "HSET hl:ep:%s id %s tenant %s url %s status enabled version %s "
-                           "created %s updated %s",
-                           id, id, tenant, url, v, now, now));
+  assert_non_null(ep);
+  snprintf(ep->id, sizeof(ep->id), "%s", id);
+  snprintf(ep->tenant, sizeof(ep->tenant), "%s", tenant);
+  assert_int_equal(hl_endpoint_set_str(&ep->url, url), 0);
+  assert_int_equal(hl_endpoint_set_filters(ep, "invoice.*,customer.created", err, sizeof(err)), 0);
+  assert_int_equal(hl_endpoint_rotate_secret(ep, NULL, hl_now_ms(), 0, err, sizeof(err)), 0);
+  ep->enabled = true;
+  ep->version = version;
+  ep->created_ms = ep->updated_ms = hl_now_ms();
+  assert_int_equal(hl_endpoint_to_hash(ep, g_box, &h), 0);
+  snprintf(key, sizeof(key), "hl:ep:%s", id);
+  argv[argc++] = "HSET";
+  argv[argc++] = key;
+  for (size_t i = 0; i < h.n; i++) {
+    argv[argc++] = h.fields[i];
+    argv[argc++] = h.values[i];
+  }
+  redis_ok(r, redisCommandArgv(r, argc, argv, NULL));
   redis_ok(r, redisCommand(r, "SADD hl:tenant:%s:eps %s", tenant, id));
+  hl_ep_hash_clear(&h);
+  hl_endpoint_destroy(&ep);
 }
 
 static void del_tenant(redisContext *r, const char *tenant, const char *const *ids, size_t n) {
@@ -197,6 +223,9 @@ static void test_lookup_cached_and_invalidated(void **state) {
   for (size_t i = 0; i < snap->neps; i++) {
     assert_string_equal(snap->eps[i]->tenant, fx->tenant);
     assert_true(snap->eps[i]->enabled);
+    assert_int_equal(snap->eps[i]->nfilters, 2);
+    assert_int_equal(snap->eps[i]->nsecrets, 1); /* decrypted with secret_key */
+    assert_memory_equal(snap->eps[i]->secrets[0].secret, "whsec_", 6);
     if (i > 0) /* sorted by id */
       assert_true(strcmp(snap->eps[i - 1]->id, snap->eps[i]->id) < 0);
   }
@@ -421,11 +450,13 @@ static void test_disable(void **state) {
 
   hl_state_endpoint_disable(fx->st, fx->ids[0], "410 Gone", ack_cb, &res);
   run_until_acked(fx->base, &res);
-  rep = redisCommand(fx->r, "HMGET hl:ep:%s status disabled_reason version disabled_at", fx->ids[0]);
+  rep = redisCommand(fx->r, "HMGET hl:ep:%s status disabled_reason version disabled_at updated",
+                     fx->ids[0]);
   assert_string_equal(rep->element[0]->str, "disabled");
   assert_string_equal(rep->element[1]->str, "410 Gone");
   assert_string_equal(rep->element[2]->str, "4");
-  assert_non_null(rep->element[3]->str);
+  assert_true(llabs(atoll(rep->element[3]->str) - hl_now_ms()) < 5000);
+  assert_string_equal(rep->element[4]->str, rep->element[3]->str);
   freeReplyObject(rep);
 
   /* The PUBLISH reached our own subscriber: the next lookup sees the disabled endpoint. */
@@ -694,6 +725,17 @@ static void test_destroy_in_callback(void **state) {
 }
 
 int main(void) {
+  unsigned char raw[32];
+  char err[256];
+  int rc;
+
+  assert_int_equal(hl_rand_bytes(raw, sizeof(raw)), 0);
+  assert_true(hl_b64_encode(raw, sizeof(raw), g_key, sizeof(g_key)) > 0);
+  g_box = hl_secretbox_new(g_key, err, sizeof(err));
+  if (!g_box) {
+    fprintf(stderr, "secret box: %s\n", err);
+    return 1;
+  }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_lookup_cached_and_invalidated, setup, teardown),
       cmocka_unit_test_setup_teardown(test_concurrent_lookups_share_fetch, setup, teardown),
@@ -707,5 +749,7 @@ int main(void) {
       cmocka_unit_test(test_unreachable_then_back),
       cmocka_unit_test(test_closed_port),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  rc = cmocka_run_group_tests(tests, NULL, NULL);
+  hl_secretbox_destroy(&g_box);
+  return rc;
 }
