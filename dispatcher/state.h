@@ -11,6 +11,7 @@
  *   -ENOTCONN   Redis unreachable (not connected, connection lost, timed out): retry later
  *   -EIO        Redis answered with an error
  *   -ECANCELED  hl_state_destroy() ran while the request was pending
+ *   -EINVAL     a tenant name that cannot exist (empty or longer than 64)
  * hl_state_destroy() may be called from inside a callback: the free is deferred until the
  * callback returns (hiredis REDIS_IN_CALLBACK style); pending requests then get -ECANCELED.
  */
