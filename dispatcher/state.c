@@ -93,8 +93,8 @@ typedef struct hl_state_fetch {
   hl_state_call_t *waiters;
   bool invalidated; /* hl:changes or a flush arrived while in flight: answer, do not cache */
   int err;
-  int pending;   /* replies still awaited */
-  char **ids;    /* from SMEMBERS, in HGETALL order */
+  int pending; /* replies still awaited */
+  char **ids;  /* from SMEMBERS, in HGETALL order */
   size_t nids, next_id;
   hl_endpoint_t **eps;
   size_t neps;
@@ -432,8 +432,8 @@ static int hl_state_conn_handshake(hl_state_conn_t *conn) {
     argv[0] = "AUTH";
     argv[1] = st->username[0] ? st->username : st->password;
     argv[2] = st->password;
-    rc |= hl_state_conn_send(conn, hl_state_handshake_cb, NULL, st->username[0] ? 3 : 2, argv,
-                             NULL);
+    rc |=
+        hl_state_conn_send(conn, hl_state_handshake_cb, NULL, st->username[0] ? 3 : 2, argv, NULL);
   }
   if (st->db) {
     snprintf(db, sizeof(db), "%d", st->db);
@@ -500,8 +500,7 @@ static void hl_state_watchdog(evutil_socket_t fd, short what, void *arg) {
 
 /* ---- set-up and teardown -------------------------------------------------------------- */
 
-static int hl_state_conn_init(hl_state_t *st, hl_state_conn_t *conn, const char *name,
-                              bool sub) {
+static int hl_state_conn_init(hl_state_t *st, hl_state_conn_t *conn, const char *name, bool sub) {
   conn->st = st;
   conn->name = name;
   conn->sub = sub;
@@ -924,8 +923,8 @@ static void hl_state_ack_reply_cb(redisAsyncContext *ac, void *r, void *priv) {
   hl_state_reply_leave(st);
 }
 
-void hl_state_done_check(hl_state_t *st, const char *event_id, const char *const *ep_ids,
-                         size_t n, hl_state_done_cb *cb, void *opaque) {
+void hl_state_done_check(hl_state_t *st, const char *event_id, const char *const *ep_ids, size_t n,
+                         hl_state_done_cb *cb, void *opaque) {
   hl_state_call_t *call = hl_state_call_new(HL_CALL_DONE, (void *)cb, opaque);
   const char **argv = calloc(n + 1, sizeof(*argv));
   char **keys = calloc(n + 1, sizeof(*keys));

@@ -548,8 +548,8 @@ static int free_port(void) {
 
 static pid_t redis_start(int port) {
   char p[16];
-  char *argv[] = {"redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "",
-                  "--appendonly", "no", NULL};
+  char *argv[] = {"redis-server", "--port", p,   "--bind", "127.0.0.1", "--save", "",
+                  "--appendonly", "no",     NULL};
   int64_t deadline = hl_mono_ms() + hl_test_tmout_ms(10000);
   struct timeval tv = {1, 0};
   pid_t pid;
@@ -713,7 +713,7 @@ static void test_destroy_in_callback(void **state) {
   put_ep(fx->r, fx->tenant, fx->ids[0], "http://127.0.0.1:9/hook", 1);
   assert_null(hl_state_subs_get(fx->st, fx->tenant, destroy_cb, &ctx));
   hl_state_done_check(fx->st, "evt_x", ids, 1, done_cb, &res); /* pending behind it */
-  fx->st = NULL; /* the callback owns the destroy */
+  fx->st = NULL;                                               /* the callback owns the destroy */
   assert_true(run_until(fx->base, &ctx.called, 5000));
   assert_int_equal(ctx.calls, 1);
   assert_int_equal(ctx.errs[0], 0);
