@@ -337,8 +337,10 @@ static void hl_state_handshake_cb(redisAsyncContext *ac, void *r, void *priv) {
   if (!reply || conn->ac != ac)
     goto out;
   if (reply->type == REDIS_REPLY_ERROR) {
-    hl_error("redis %s connection: handshake refused: %s", conn->name, reply->str);
-    hl_state_conn_drop(conn, "handshake refused");
+    char reason[256];
+
+    snprintf(reason, sizeof(reason), "handshake refused: %s", reply->str);
+    hl_state_conn_drop(conn, reason); /* logged once per outage */
     goto out;
   }
   if (priv)

@@ -546,15 +546,19 @@ static int free_port(void) {
   return port;
 }
 
-static pid_t redis_start(int port) {
+/* A private redis-server on port; with_acl: user hl (password s3cret) only, default user off. */
+static pid_t redis_start(int port, bool with_acl) {
   char p[16];
-  char *argv[] = {"redis-server", "--port", p,   "--bind", "127.0.0.1", "--save", "",
-                  "--appendonly", "no",     NULL};
+  char *argv[] = {"redis-server", "--port", p,        "--bind",  "127.0.0.1", "--save",  "",
+                  "--appendonly", "no",     "--user", "hl",      "on",        ">s3cret", "~*",
+                  "&*",           "+@all",  "--user", "default", "off",       NULL};
   int64_t deadline = hl_mono_ms() + hl_test_tmout_ms(10000);
   struct timeval tv = {1, 0};
   pid_t pid;
 
   snprintf(p, sizeof(p), "%d", port);
+  if (!with_acl)
+    argv[9] = NULL;
   pid = hl_test_spawn(argv, "/dev/null");
   assert_true(pid > 0);
   while (hl_mono_ms() < deadline) {
@@ -581,7 +585,7 @@ static redisContext *redis_at(int port) {
 
 static void test_unreachable_then_back(void **state) {
   int port = free_port();
-  pid_t pid = redis_start(port);
+  pid_t pid = redis_start(port, false);
   struct event_base *base = event_base_new();
   hl_conf_t *conf = conf_for("127.0.0.1", port);
   redisContext *r = redis_at(port);
@@ -631,7 +635,7 @@ static void test_unreachable_then_back(void **state) {
 
   /* Redis comes back on the same port (empty: a new instance); the state reconnects alone. */
   hl_state_stats(st, &s0);
-  pid = redis_start(port);
+  pid = redis_start(port, false);
   r = redis_at(port);
   put_ep(r, "other", "ep_o1", "http://127.0.0.1:9/o1", 1);
   redisFree(r);
@@ -652,6 +656,72 @@ static void test_unreachable_then_back(void **state) {
 
   hl_state_destroy(&st);
   hl_conf_destroy(&conf);
+  event_base_free(base);
+  hl_test_stop(pid, 5000);
+}
+
+/* AUTH username password + SELECT db; a wrong password; a server that hangs (SIGSTOP): the
+ * command timeout drops the connection, lookups fail instead of waiting, and it recovers. */
+static void test_auth_db_and_hang(void **state) {
+  int port = free_port();
+  pid_t pid = redis_start(port, true);
+  struct event_base *base = event_base_new();
+  hl_conf_t *conf = conf_for("127.0.0.1", port), *bad = conf_for("127.0.0.1", port);
+  redisContext *r = redis_at(port);
+  hl_subs_tenant_t *snap;
+  hl_state_t *st, *st_bad;
+  char err[256];
+  bool cached;
+  int rc;
+  int64_t t0;
+
+  redis_ok(r, redisCommand(r, "AUTH hl s3cret"));
+  redis_ok(r, redisCommand(r, "SELECT 3"));
+  put_ep(r, "acme", "ep_a1", "http://127.0.0.1:9/a1", 1);
+  put_ep(r, "other", "ep_o1", "http://127.0.0.1:9/o1", 1);
+  redisFree(r);
+  assert_int_equal(hl_conf_set(conf, "redis.username", "hl", err, sizeof(err)), 0);
+  assert_int_equal(hl_conf_set(conf, "redis.password", "s3cret", err, sizeof(err)), 0);
+  assert_int_equal(hl_conf_set(conf, "redis.db", "3", err, sizeof(err)), 0);
+  assert_int_equal(hl_conf_set(bad, "redis.username", "hl", err, sizeof(err)), 0);
+  assert_int_equal(hl_conf_set(bad, "redis.password", "wrong", err, sizeof(err)), 0);
+  st = hl_state_new(base, conf, err, sizeof(err));
+  st_bad = hl_state_new(base, bad, err, sizeof(err));
+  assert_true(wait_ready(base, st, 5000));
+  snap = lookup(base, st, "acme", &rc, &cached);
+  assert_int_equal(rc, 0);
+  assert_int_equal(snap->neps, 1); /* read from db 3 as user hl */
+  assert_string_equal(snap->eps[0]->url, "http://127.0.0.1:9/a1");
+  hl_subs_tenant_release(&snap);
+  assert_false(hl_state_ready(st_bad));
+  snap = lookup(base, st_bad, "acme", &rc, &cached);
+  assert_null(snap);
+  assert_true(rc == -ENOTCONN || rc == -EIO);
+  hl_state_destroy(&st_bad);
+
+  /* The server hangs: a queued lookup fails after redis.timeout (1 s) instead of waiting. */
+  assert_int_equal(kill(pid, SIGSTOP), 0);
+  t0 = hl_mono_ms();
+  snap = lookup(base, st, "other", &rc, &cached);
+  assert_null(snap);
+  assert_int_equal(rc, -ENOTCONN);
+  printf("# lookup on a hung server failed after %lld ms (redis.timeout 1s)\n",
+         (long long)(hl_mono_ms() - t0));
+  assert_true(hl_mono_ms() - t0 >= 900);
+  assert_false(hl_state_ready(st));
+  snap = lookup(base, st, "acme", &rc, &cached); /* cached: still served */
+  assert_true(cached);
+  hl_subs_tenant_release(&snap);
+  assert_int_equal(kill(pid, SIGCONT), 0);
+  assert_true(wait_ready(base, st, 10000));
+  snap = lookup(base, st, "other", &rc, &cached);
+  assert_int_equal(rc, 0);
+  assert_int_equal(snap->neps, 1);
+  hl_subs_tenant_release(&snap);
+
+  hl_state_destroy(&st);
+  hl_conf_destroy(&conf);
+  hl_conf_destroy(&bad);
   event_base_free(base);
   hl_test_stop(pid, 5000);
 }
@@ -747,6 +817,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_destroy_in_callback, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ttl_refresh, setup, teardown),
       cmocka_unit_test(test_unreachable_then_back),
+      cmocka_unit_test(test_auth_db_and_hang),
       cmocka_unit_test(test_closed_port),
   };
   rc = cmocka_run_group_tests(tests, NULL, NULL);
