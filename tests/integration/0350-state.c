@@ -583,6 +583,76 @@ static redisContext *redis_at(int port) {
   return c;
 }
 
+/* calls=N of `cmd` in INFO commandstats (0 when never called). */
+static long long cmd_calls(redisContext *r, const char *cmd) {
+  redisReply *rep = redisCommand(r, "INFO commandstats");
+  char needle[64];
+  const char *p;
+  long long n = 0;
+
+  assert_non_null(rep);
+  snprintf(needle, sizeof(needle), "cmdstat_%s:calls=", cmd);
+  p = strstr(rep->str, needle);
+  if (p)
+    n = atoll(p + strlen(needle));
+  freeReplyObject(rep);
+  return n;
+}
+
+/* What Redis itself counts (a private server: nobody else's commands): one fetch for a miss,
+ * nothing for hits, one fetch for any number of lookups of a tenant without endpoints. */
+static void test_commandstats(void **state) {
+  int port = free_port();
+  pid_t pid = redis_start(port, false);
+  struct event_base *base = event_base_new();
+  hl_conf_t *conf = conf_for("127.0.0.1", port);
+  redisContext *r = redis_at(port);
+  hl_subs_tenant_t *snap;
+  hl_state_t *st;
+  long long sm0, hg0;
+  char err[256];
+  bool cached;
+  int rc, n = 100000;
+  int64_t t0;
+
+  for (int i = 0; i < 3; i++) {
+    char id[16];
+
+    snprintf(id, sizeof(id), "ep_c%d", i);
+    put_ep(r, "acme", id, "http://127.0.0.1:9/c", 1);
+  }
+  st = hl_state_new(base, conf, err, sizeof(err));
+  assert_true(wait_ready(base, st, 5000));
+  sm0 = cmd_calls(r, "smembers");
+  hg0 = cmd_calls(r, "hgetall");
+  snap = lookup(base, st, "acme", &rc, &cached);
+  assert_int_equal(snap->neps, 3);
+  hl_subs_tenant_release(&snap);
+  assert_int_equal(cmd_calls(r, "smembers") - sm0, 1);
+  assert_int_equal(cmd_calls(r, "hgetall") - hg0, 3);
+  t0 = hl_mono_us();
+  for (int i = 0; i < n; i++) {
+    snap = hl_state_subs_get(st, "acme", lookup_cb, NULL);
+    assert_non_null(snap);
+    hl_subs_tenant_release(&snap);
+  }
+  printf("# cached lookup: %.0f ns each (%d lookups)\n", (hl_mono_us() - t0) * 1000.0 / n, n);
+  for (int i = 0; i < 1000; i++) {
+    snap = lookup(base, st, "nobody", &rc, &cached);
+    assert_int_equal(rc, 0);
+    assert_int_equal(snap->neps, 0);
+    hl_subs_tenant_release(&snap);
+  }
+  run_for(base, 50);
+  assert_int_equal(cmd_calls(r, "smembers") - sm0, 2); /* acme once, nobody once */
+  assert_int_equal(cmd_calls(r, "hgetall") - hg0, 3);
+  redisFree(r);
+  hl_state_destroy(&st);
+  hl_conf_destroy(&conf);
+  event_base_free(base);
+  hl_test_stop(pid, 5000);
+}
+
 static void test_unreachable_then_back(void **state) {
   int port = free_port();
   pid_t pid = redis_start(port, false);
@@ -816,6 +886,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_disable, setup, teardown),
       cmocka_unit_test_setup_teardown(test_destroy_in_callback, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ttl_refresh, setup, teardown),
+      cmocka_unit_test(test_commandstats),
       cmocka_unit_test(test_unreachable_then_back),
       cmocka_unit_test(test_auth_db_and_hang),
       cmocka_unit_test(test_closed_port),
