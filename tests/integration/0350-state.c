@@ -284,6 +284,29 @@ static void test_concurrent_lookups_share_fetch(void **state) {
   assert_int_equal(s1.commands, s0.commands + 2); /* SMEMBERS + one HGETALL */
 }
 
+/* A change published while a fetch is in flight: the waiter gets a second, fresh read. (The
+ * SMEMBERS is only buffered when subs_get returns; the message is on the subscriber's socket
+ * before it leaves, so the invalidation always lands first.) */
+static void test_change_during_fetch(void **state) {
+  fixture_t *fx = *state;
+  lookup_t lk = {0};
+  hl_state_stats_t s0, s1;
+  char msg[128];
+
+  put_ep(fx->r, fx->tenant, fx->ids[0], "http://127.0.0.1:9/hook", 1);
+  hl_state_stats(fx->st, &s0);
+  assert_null(hl_state_subs_get(fx->st, fx->tenant, lookup_cb, &lk));
+  snprintf(msg, sizeof(msg), "%s %s 2", fx->tenant, fx->ids[0]);
+  redis_ok(fx->r, redisCommand(fx->r, "PUBLISH hl:changes %s", msg));
+  assert_true(run_until(fx->base, &lk.called, 5000));
+  assert_int_equal(lk.err, 0);
+  assert_int_equal(lk.snap->neps, 1);
+  hl_subs_tenant_release(&lk.snap);
+  hl_state_stats(fx->st, &s1);
+  assert_int_equal(s1.invalidations, s0.invalidations + 1);
+  assert_int_equal(s1.fetches, s0.fetches + 2);
+}
+
 static void test_negative_cache(void **state) {
   fixture_t *fx = *state;
   hl_state_stats_t s0, s1;
@@ -879,6 +902,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_lookup_cached_and_invalidated, setup, teardown),
       cmocka_unit_test_setup_teardown(test_concurrent_lookups_share_fetch, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_change_during_fetch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_negative_cache, setup, teardown),
       cmocka_unit_test_setup_teardown(test_corrupt_hash_skipped, setup, teardown),
       cmocka_unit_test_setup_teardown(test_done_markers, setup, teardown),
