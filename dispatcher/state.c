@@ -160,19 +160,14 @@ static bool hl_state_ratelog_ok(hl_state_ratelog_t *rl, uint64_t *suppressed) {
 
 /* ---- user callbacks ------------------------------------------------------------------- */
 
-static hl_state_call_t *hl_state_call_new(hl_call_kind_t kind, void *cb, void *opaque) {
+/* The caller sets call->cb for its kind. */
+static hl_state_call_t *hl_state_call_new(hl_call_kind_t kind, void *opaque) {
   hl_state_call_t *call = calloc(1, sizeof(*call));
 
   if (!call)
     return NULL;
   call->kind = kind;
   call->opaque = opaque;
-  if (kind == HL_CALL_SUBS)
-    call->cb.subs = (hl_state_subs_cb *)cb;
-  else if (kind == HL_CALL_DONE)
-    call->cb.done = (hl_state_done_cb *)cb;
-  else
-    call->cb.ack = (hl_state_ack_cb *)cb;
   return call;
 }
 
@@ -859,11 +854,12 @@ hl_subs_tenant_t *hl_state_subs_get(hl_state_t *st, const char *tenant, hl_state
     st->stats.hits++;
     return hl_subs_tenant_hold(ent->snap);
   }
-  call = hl_state_call_new(HL_CALL_SUBS, (void *)cb, opaque);
+  call = hl_state_call_new(HL_CALL_SUBS, opaque);
   if (!call) {
     cb(NULL, -ENOMEM, opaque);
     return NULL;
   }
+  call->cb.subs = cb;
   if (ent && ent->fetch) {
     hl_state_fetch_t *fetch = ent->fetch;
 
@@ -927,7 +923,7 @@ static void hl_state_ack_reply_cb(redisAsyncContext *ac, void *r, void *priv) {
 
 void hl_state_done_check(hl_state_t *st, const char *event_id, const char *const *ep_ids, size_t n,
                          hl_state_done_cb *cb, void *opaque) {
-  hl_state_call_t *call = hl_state_call_new(HL_CALL_DONE, (void *)cb, opaque);
+  hl_state_call_t *call = hl_state_call_new(HL_CALL_DONE, opaque);
   const char **argv = calloc(n + 1, sizeof(*argv));
   char **keys = calloc(n + 1, sizeof(*keys));
   int rc = -ENOMEM;
@@ -936,14 +932,17 @@ void hl_state_done_check(hl_state_t *st, const char *event_id, const char *const
     cb(NULL, 0, -ENOMEM, opaque);
     goto out;
   }
+  call->cb.done = cb;
   call->n = n;
   call->done = calloc(n + 1, sizeof(*call->done));
   if (!argv || !keys || !call->done)
     goto out;
   argv[0] = "MGET";
   for (size_t i = 0; i < n; i++) {
-    if (asprintf(&keys[i], "hl:done:%s:%s", event_id, ep_ids[i]) < 0)
+    if (asprintf(&keys[i], "hl:done:%s:%s", event_id, ep_ids[i]) < 0) {
+      keys[i] = NULL; /* undefined after a failure */
       goto out;
+    }
     argv[i + 1] = keys[i];
   }
   rc = n ? hl_state_send(st, hl_state_done_check_cb, call, (int)n + 1, argv, NULL) : 0;
@@ -965,7 +964,7 @@ static void hl_state_ack_send(hl_state_t *st, hl_state_call_t *call, int argc, c
 
 void hl_state_done_mark(hl_state_t *st, const char *event_id, const char *ep_id, int64_t ttl_ms,
                         hl_state_ack_cb *cb, void *opaque) {
-  hl_state_call_t *call = hl_state_call_new(HL_CALL_ACK, (void *)cb, opaque);
+  hl_state_call_t *call = hl_state_call_new(HL_CALL_ACK, opaque);
   char key[HL_STATE_KEY_MAX], ttl[24];
   const char *argv[5] = {"SET", key, "1", "PX", ttl};
 
@@ -974,6 +973,7 @@ void hl_state_done_mark(hl_state_t *st, const char *event_id, const char *ep_id,
       cb(-ENOMEM, opaque);
     return;
   }
+  call->cb.ack = cb;
   snprintf(key, sizeof(key), "hl:done:%s:%s", event_id, ep_id);
   snprintf(ttl, sizeof(ttl), "%lld", (long long)(ttl_ms > 0 ? ttl_ms : 1));
   hl_state_ack_send(st, call, 5, argv);
@@ -981,7 +981,7 @@ void hl_state_done_mark(hl_state_t *st, const char *event_id, const char *ep_id,
 
 void hl_state_endpoint_disable(hl_state_t *st, const char *ep_id, const char *reason,
                                hl_state_ack_cb *cb, void *opaque) {
-  hl_state_call_t *call = hl_state_call_new(HL_CALL_ACK, (void *)cb, opaque);
+  hl_state_call_t *call = hl_state_call_new(HL_CALL_ACK, opaque);
   char key[HL_STATE_KEY_MAX], now[24];
   const char *argv[7] = {"EVAL", hl_state_disable_lua, "1", key, "disabled", reason, now};
 
@@ -990,6 +990,7 @@ void hl_state_endpoint_disable(hl_state_t *st, const char *ep_id, const char *re
       cb(-ENOMEM, opaque);
     return;
   }
+  call->cb.ack = cb;
   snprintf(call->ep_id, sizeof(call->ep_id), "%s", ep_id);
   snprintf(key, sizeof(key), "hl:ep:%s", ep_id);
   snprintf(now, sizeof(now), "%lld", (long long)hl_now_ms());
@@ -1001,8 +1002,8 @@ void hl_state_recent_push(hl_state_t *st, const char *ep_id, const char *json, s
   const char *push[3] = {"LPUSH", key, json};
   size_t push_lens[3];
   const char *trim[4] = {"LTRIM", key, "0", stop};
-  hl_state_call_t *c1 = hl_state_call_new(HL_CALL_ACK, NULL, NULL);
-  hl_state_call_t *c2 = hl_state_call_new(HL_CALL_ACK, NULL, NULL);
+  hl_state_call_t *c1 = hl_state_call_new(HL_CALL_ACK, NULL);
+  hl_state_call_t *c2 = hl_state_call_new(HL_CALL_ACK, NULL);
 
   snprintf(key, sizeof(key), "hl:recent:%s", ep_id);
   snprintf(stop, sizeof(stop), "%lld", (long long)(st->recent_max - 1));
