@@ -554,6 +554,41 @@ static void test_ttl_refresh(void **state) {
   event_base_free(base);
 }
 
+/* dispatcher.cache_max_tenants bounds the cache: the least recently used tenant goes. */
+static void test_cache_cap(void **state) {
+  fixture_t *fx = *state;
+  struct event_base *base = event_base_new();
+  hl_conf_t *conf = conf_for(hl_test_redis_host(), hl_test_redis_port());
+  hl_subs_tenant_t *snap;
+  hl_state_stats_t s;
+  hl_state_t *st;
+  char err[256], t[3][48];
+  bool cached;
+  int rc;
+
+  assert_int_equal(hl_conf_set(conf, "dispatcher.cache_max_tenants", "2", err, sizeof(err)), 0);
+  st = hl_state_new(base, conf, err, sizeof(err));
+  assert_true(wait_ready(base, st, 5000));
+  for (int i = 0; i < 3; i++) {
+    snprintf(t[i], sizeof(t[i]), "%s_%d", fx->tenant, i);
+    snap = lookup(base, st, t[i], &rc, &cached);
+    assert_false(cached);
+    hl_subs_tenant_release(&snap);
+  }
+  hl_state_stats(st, &s);
+  assert_int_equal(s.cached_tenants, 2);
+  assert_int_equal(s.evictions, 1);
+  snap = lookup(base, st, t[2], &rc, &cached);
+  assert_true(cached);
+  hl_subs_tenant_release(&snap);
+  snap = lookup(base, st, t[0], &rc, &cached); /* evicted: fetched again */
+  assert_false(cached);
+  hl_subs_tenant_release(&snap);
+  hl_state_destroy(&st);
+  hl_conf_destroy(&conf);
+  event_base_free(base);
+}
+
 /* ---- Redis unreachable ---------------------------------------------------------------- */
 
 static int free_port(void) {
@@ -910,6 +945,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_disable, setup, teardown),
       cmocka_unit_test_setup_teardown(test_destroy_in_callback, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ttl_refresh, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cache_cap, setup, teardown),
       cmocka_unit_test(test_commandstats),
       cmocka_unit_test(test_unreachable_then_back),
       cmocka_unit_test(test_auth_db_and_hang),
