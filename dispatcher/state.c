@@ -22,32 +22,14 @@
 
 #include "log.h"
 #include "secrets.h"
+#include "store.h" /* HL_STORE_LUA_STATUS: the status script shared with hookline-admin */
 #include "util.h"
 
-#define HL_STATE_CHANNEL "hl:changes"
+#define HL_STATE_CHANNEL HL_STORE_CHANNEL
 #define HL_STATE_BACKOFF_MIN_MS 100
 #define HL_STATE_BACKOFF_MAX_MS 5000
 #define HL_STATE_WARN_EVERY_MS 10000
 #define HL_STATE_KEY_MAX 256
-
-/*
- * 410 / auto-disable, with the calling convention of the admin store's status script
- * (store.h HL_STORE_LUA_STATUS, docs/storage.md field names): KEYS[1] hl:ep:<id>; ARGV status
- * ("disabled"), reason, now (Unix ms).  Idempotent; replies the version (bumped and published on
- * hl:changes when the status changed), or 0 when the endpoint does not exist.
- */
-static const char hl_state_disable_lua[] =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
-    "if redis.call('HGET', KEYS[1], 'status') == ARGV[1] then\n"
-    "  return tonumber(redis.call('HGET', KEYS[1], 'version'))\n"
-    "end\n"
-    "local v = redis.call('HINCRBY', KEYS[1], 'version', 1)\n"
-    "redis.call('HSET', KEYS[1], 'status', ARGV[1], 'disabled_reason', ARGV[2],\n"
-    "           'disabled_at', ARGV[3], 'updated', ARGV[3])\n"
-    "local t = redis.call('HGET', KEYS[1], 'tenant') or ''\n"
-    "local id = string.sub(KEYS[1], 7)\n"
-    "redis.call('PUBLISH', '" HL_STATE_CHANNEL "', t .. ' ' .. id .. ' ' .. v)\n"
-    "return v\n";
 
 typedef enum { HL_CONN_DOWN, HL_CONN_CONNECTING, HL_CONN_READY } hl_conn_status_t;
 
@@ -507,7 +489,6 @@ static int hl_state_conn_init(hl_state_t *st, hl_state_conn_t *conn, const char 
 }
 
 static int hl_state_config(hl_state_t *st, const hl_conf_t *conf, char *errstr, size_t errsize) {
-  const char *key = hl_conf_str(conf, "secret_key");
 
   st->host = strdup(hl_conf_str(conf, "redis.host"));
   st->username = strdup(hl_conf_str(conf, "redis.username"));
@@ -521,11 +502,8 @@ static int hl_state_config(hl_state_t *st, const hl_conf_t *conf, char *errstr, 
     snprintf(errstr, errsize, "out of memory");
     return -1;
   }
-  if (key && key[0]) {
-    st->box = hl_secretbox_new(key, errstr, errsize);
-    if (!st->box)
-      return -1;
-  }
+  if (hl_store_secretbox_from_conf(conf, &st->box, errstr, errsize) != 0)
+    return -1;
   st->cache = hl_subcache_new((size_t)hl_conf_int(conf, "dispatcher.cache_max_tenants"));
   if (!st->cache) {
     snprintf(errstr, errsize, "out of memory");
@@ -915,8 +893,8 @@ static void hl_state_ack_reply_cb(redisAsyncContext *ac, void *r, void *priv) {
   call->err = st->closing ? -ECANCELED : hl_state_reply_err(reply);
   if (reply && reply->type == REDIS_REPLY_ERROR && hl_state_ratelog_ok(&st->error_log, &sup))
     hl_warn("redis: %s (%llu similar not logged)", reply->str, (unsigned long long)sup);
-  if (call->ep_id[0] && reply && reply->type == REDIS_REPLY_INTEGER)
-    hl_info("endpoint %s: disabled (version %lld)", call->ep_id, reply->integer);
+  if (call->ep_id[0] && reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+    hl_info("endpoint %s disabled (version %lld)", call->ep_id, reply->integer);
   hl_state_call_run(st, call);
   hl_state_reply_leave(st);
 }
@@ -982,8 +960,8 @@ void hl_state_done_mark(hl_state_t *st, const char *event_id, const char *ep_id,
 void hl_state_endpoint_disable(hl_state_t *st, const char *ep_id, const char *reason,
                                hl_state_ack_cb *cb, void *opaque) {
   hl_state_call_t *call = hl_state_call_new(HL_CALL_ACK, opaque);
-  char key[HL_STATE_KEY_MAX], now[24];
-  const char *argv[7] = {"EVAL", hl_state_disable_lua, "1", key, "disabled", reason, now};
+  char key[HL_STATE_KEY_MAX], health[HL_STATE_KEY_MAX], now[24];
+  const char *argv[8] = {"EVAL", HL_STORE_LUA_STATUS, "2", key, health, "disabled", reason, now};
 
   if (!call) {
     if (cb)
@@ -993,8 +971,9 @@ void hl_state_endpoint_disable(hl_state_t *st, const char *ep_id, const char *re
   call->cb.ack = cb;
   snprintf(call->ep_id, sizeof(call->ep_id), "%s", ep_id);
   snprintf(key, sizeof(key), "hl:ep:%s", ep_id);
+  snprintf(health, sizeof(health), "hl:health:%s", ep_id);
   snprintf(now, sizeof(now), "%lld", (long long)hl_now_ms());
-  hl_state_ack_send(st, call, 7, argv);
+  hl_state_ack_send(st, call, 8, argv);
 }
 
 void hl_state_recent_push(hl_state_t *st, const char *ep_id, const char *json, size_t len) {

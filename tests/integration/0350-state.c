@@ -25,6 +25,7 @@
 #include "secrets.h"
 #include "sign.h"
 #include "state.h"
+#include "store.h"
 #include "util.h"
 
 /* The secret_key every state in this test uses, and the box the "admin" side seals with. */
@@ -166,7 +167,7 @@ typedef struct fixture {
   hl_state_t *st;
   redisContext *r;
   char tenant[40];
-  char ids[4][32];
+  char ids[4][HL_EP_ID_MAX + 1];
 } fixture_t;
 
 static int setup(void **state) {
@@ -589,6 +590,87 @@ static void test_cache_cap(void **state) {
   event_base_free(base);
 }
 
+/* The admin's sync store writes (create, disable, delete) and the state reads them; the state's
+ * disable shows in the store.  Both sides share the hash codec and the status script. */
+static void test_admin_store_roundtrip(void **state) {
+  fixture_t *fx = *state;
+  hl_endpoint_t *eps[3] = {NULL}, *got = NULL;
+  hl_subs_tenant_t *snap;
+  hl_store_t *store = NULL;
+  char err[256];
+  bool cached;
+  int rc, res = 0;
+  int64_t t0;
+
+  assert_int_equal(hl_conf_set(fx->conf, "delivery.allow_cidrs", "127.0.0.0/8", err, sizeof(err)),
+                   0);
+  assert_int_equal(hl_store_open(fx->conf, &store, err, sizeof(err)), 0);
+  for (int i = 0; i < 3; i++) {
+    eps[i] = hl_endpoint_new();
+    snprintf(eps[i]->tenant, sizeof(eps[i]->tenant), "%s", fx->tenant);
+    assert_int_equal(hl_endpoint_set_str(&eps[i]->url, "http://127.0.0.1:9/store"), 0);
+    assert_int_equal(hl_endpoint_set_filters(eps[i], "invoice.*", err, sizeof(err)), 0);
+    assert_int_equal(hl_store_endpoint_create(store, eps[i], err, sizeof(err)), 0);
+    snprintf(fx->ids[i], sizeof(fx->ids[i]), "%s", eps[i]->id); /* teardown deletes them */
+  }
+  snap = lookup(fx->base, fx->st, fx->tenant, &rc, &cached);
+  assert_int_equal(rc, 0);
+  assert_int_equal(snap->neps, 3);
+  for (size_t i = 0; i < 3; i++) {
+    hl_endpoint_t *ep = NULL;
+
+    for (int j = 0; j < 3; j++)
+      if (strcmp(eps[j]->id, snap->eps[i]->id) == 0)
+        ep = eps[j];
+    assert_non_null(ep);
+    assert_string_equal(snap->eps[i]->secrets[0].secret, ep->secrets[0].secret);
+    assert_true(hl_endpoint_matches(snap->eps[i], "invoice.paid"));
+    assert_false(hl_endpoint_matches(snap->eps[i], "customer.created"));
+  }
+  hl_subs_tenant_release(&snap);
+
+  /* Admin disables eps[0]: the dispatcher sees it within a second. */
+  assert_int_equal(hl_store_endpoint_set_status(store, fx->tenant, eps[0]->id, false, "by hand",
+                                                NULL, err, sizeof(err)),
+                   0);
+  t0 = hl_mono_ms();
+  for (bool seen = false; !seen;) {
+    snap = lookup(fx->base, fx->st, fx->tenant, &rc, &cached);
+    for (size_t i = 0; i < snap->neps; i++)
+      if (strcmp(snap->eps[i]->id, eps[0]->id) == 0 && !snap->eps[i]->enabled)
+        seen = true;
+    hl_subs_tenant_release(&snap);
+    assert_true(hl_mono_ms() - t0 < 1000);
+    run_for(fx->base, 5);
+  }
+
+  /* The dispatcher disables eps[1] (a 410): the store reads it disabled, version 2. */
+  hl_state_endpoint_disable(fx->st, eps[1]->id, "endpoint answered 410 Gone", ack_cb, &res);
+  run_until_acked(fx->base, &res);
+  assert_int_equal(hl_store_endpoint_get(store, fx->tenant, eps[1]->id, &got, err, sizeof(err)), 0);
+  assert_false(got->enabled);
+  assert_string_equal(got->disabled_reason, "endpoint answered 410 Gone");
+  assert_int_equal(got->version, eps[1]->version + 1);
+  assert_true(got->disabled_ms > 0);
+  hl_endpoint_destroy(&got);
+
+  /* Admin deletes eps[2]: gone from the next lookups. */
+  assert_int_equal(hl_store_endpoint_delete(store, fx->tenant, eps[2]->id, err, sizeof(err)), 0);
+  t0 = hl_mono_ms();
+  for (;;) {
+    snap = lookup(fx->base, fx->st, fx->tenant, &rc, &cached);
+    if (snap->neps == 2)
+      break;
+    hl_subs_tenant_release(&snap);
+    assert_true(hl_mono_ms() - t0 < 1000);
+    run_for(fx->base, 5);
+  }
+  hl_subs_tenant_release(&snap);
+  for (int i = 0; i < 3; i++)
+    hl_endpoint_destroy(&eps[i]);
+  hl_store_destroy(&store);
+}
+
 /* ---- Redis unreachable ---------------------------------------------------------------- */
 
 static int free_port(void) {
@@ -946,6 +1028,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_destroy_in_callback, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ttl_refresh, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cache_cap, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_admin_store_roundtrip, setup, teardown),
       cmocka_unit_test(test_commandstats),
       cmocka_unit_test(test_unreachable_then_back),
       cmocka_unit_test(test_auth_db_and_hang),
