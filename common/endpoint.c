@@ -324,7 +324,7 @@ static int hl_endpoint_check_text(const hl_endpoint_t *ep, char *errstr, size_t 
 }
 
 int hl_endpoint_validate(const hl_endpoint_t *ep, const hl_ssrf_t *ssrf, bool https_only,
-                         char *errstr, size_t errsize) {
+                         bool check_url, char *errstr, size_t errsize) {
   char msg[256];
 
   if (hl_endpoint_check_text(ep, errstr, errsize) != 0)
@@ -333,7 +333,7 @@ int hl_endpoint_validate(const hl_endpoint_t *ep, const hl_ssrf_t *ssrf, bool ht
     snprintf(errstr, errsize, "url: required");
     return -1;
   }
-  if (hl_ssrf_check_url(ssrf, ep->url, https_only, errstr, errsize) != 0)
+  if (check_url && hl_ssrf_check_url(ssrf, ep->url, https_only, errstr, errsize) != 0)
     return -1;
   if (ep->nfilters == 0) {
     snprintf(errstr, errsize, "types: at least one filter (an event type, a prefix.* or *)");
@@ -790,8 +790,12 @@ static json_t *hl_json_secrets(const hl_endpoint_t *ep, int64_t now_ms) {
 static json_t *hl_json_rate(const hl_endpoint_t *ep) {
   if (ep->rate_per_sec <= 0)
     return json_null();
-  return json_pack("{s:f, s:i}", "per_second", ep->rate_per_sec, "burst",
-                   ep->burst > 0 ? ep->burst : (int)ceil(ep->rate_per_sec));
+  /* whole rates print as integers (50, not 50.0) */
+  return json_pack("{s:o, s:i}", "per_second",
+                   ep->rate_per_sec == floor(ep->rate_per_sec) && ep->rate_per_sec < 1e9
+                       ? json_integer((json_int_t)ep->rate_per_sec)
+                       : json_real(ep->rate_per_sec),
+                   "burst", ep->burst > 0 ? ep->burst : (int)ceil(ep->rate_per_sec));
 }
 
 char *hl_endpoint_to_json(const hl_endpoint_t *ep, bool with_secrets) {

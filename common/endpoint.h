@@ -105,11 +105,13 @@ void hl_endpoint_clear_filters(hl_endpoint_t *ep);
 void hl_endpoint_clear_headers(hl_endpoint_t *ep);
 
 /*
- * Every field against its rule; the URL with the SSRF guard (https_only: refuse http).  The
- * first problem is reported as "field: rule".  0 ok, -1 invalid.
+ * Every field against its rule; with check_url also the URL with the SSRF guard (https_only:
+ * refuse http) -- updates that keep an accepted URL skip it, so a narrower delivery.allow_cidrs
+ * does not block disabling an old endpoint.  The first problem is reported as "field: rule".
+ * 0 ok, -1 invalid.
  */
 int hl_endpoint_validate(const hl_endpoint_t *ep, const struct hl_ssrf *ssrf, bool https_only,
-                         char *errstr, size_t errsize);
+                         bool check_url, char *errstr, size_t errsize);
 
 /*
  * Make `secret` (or a fresh whsec_ one when NULL) the current secret.  The old current one stays

@@ -22,27 +22,14 @@
 
 #include "log.h"
 #include "secrets.h"
+#include "store.h" /* HL_STORE_LUA_STATUS: the status script shared with hookline-admin */
 #include "util.h"
 
-#define HL_STATE_CHANNEL "hl:changes"
+#define HL_STATE_CHANNEL HL_STORE_CHANNEL
 #define HL_STATE_BACKOFF_MIN_MS 100
 #define HL_STATE_BACKOFF_MAX_MS 5000
 #define HL_STATE_WARN_EVERY_MS 10000
 #define HL_STATE_KEY_MAX 256
-
-/*
- * 410 / auto-disable (docs/storage.md field names).  KEYS[1] hl:ep:<id>; ARGV: reason, now
- * (Unix ms).  Returns 1 when this call disabled it, 0 when it was already disabled or is gone.
- */
-static const char hl_state_disable_lua[] =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
-    "if redis.call('HGET', KEYS[1], 'status') == 'disabled' then return 0 end\n"
-    "local v = redis.call('HINCRBY', KEYS[1], 'version', 1)\n"
-    "redis.call('HSET', KEYS[1], 'status', 'disabled', 'disabled_reason', ARGV[1],\n"
-    "           'disabled_at', ARGV[2], 'updated', ARGV[2])\n"
-    "local t = redis.call('HGET', KEYS[1], 'tenant') or ''\n"
-    "redis.call('PUBLISH', '" HL_STATE_CHANNEL "', t .. ' ' .. ARGV[3] .. ' ' .. v)\n"
-    "return 1\n";
 
 typedef enum { HL_CONN_DOWN, HL_CONN_CONNECTING, HL_CONN_READY } hl_conn_status_t;
 
@@ -88,8 +75,8 @@ typedef struct hl_state_fetch {
   hl_state_call_t *waiters;
   bool invalidated; /* hl:changes or a flush arrived while in flight: answer, do not cache */
   int err;
-  int pending;   /* replies still awaited */
-  char **ids;    /* from SMEMBERS, in HGETALL order */
+  int pending; /* replies still awaited */
+  char **ids;  /* from SMEMBERS, in HGETALL order */
   size_t nids, next_id;
   hl_endpoint_t **eps;
   size_t neps;
@@ -155,19 +142,14 @@ static bool hl_state_ratelog_ok(hl_state_ratelog_t *rl, uint64_t *suppressed) {
 
 /* ---- user callbacks ------------------------------------------------------------------- */
 
-static hl_state_call_t *hl_state_call_new(hl_call_kind_t kind, void *cb, void *opaque) {
+/* The caller sets call->cb for its kind. */
+static hl_state_call_t *hl_state_call_new(hl_call_kind_t kind, void *opaque) {
   hl_state_call_t *call = calloc(1, sizeof(*call));
 
   if (!call)
     return NULL;
   call->kind = kind;
   call->opaque = opaque;
-  if (kind == HL_CALL_SUBS)
-    call->cb.subs = (hl_state_subs_cb *)cb;
-  else if (kind == HL_CALL_DONE)
-    call->cb.done = (hl_state_done_cb *)cb;
-  else
-    call->cb.ack = (hl_state_ack_cb *)cb;
   return call;
 }
 
@@ -332,8 +314,10 @@ static void hl_state_handshake_cb(redisAsyncContext *ac, void *r, void *priv) {
   if (!reply || conn->ac != ac)
     goto out;
   if (reply->type == REDIS_REPLY_ERROR) {
-    hl_error("redis %s connection: handshake refused: %s", conn->name, reply->str);
-    hl_state_conn_drop(conn, "handshake refused");
+    char reason[256];
+
+    snprintf(reason, sizeof(reason), "handshake refused: %s", reply->str);
+    hl_state_conn_drop(conn, reason); /* logged once per outage */
     goto out;
   }
   if (priv)
@@ -427,8 +411,8 @@ static int hl_state_conn_handshake(hl_state_conn_t *conn) {
     argv[0] = "AUTH";
     argv[1] = st->username[0] ? st->username : st->password;
     argv[2] = st->password;
-    rc |= hl_state_conn_send(conn, hl_state_handshake_cb, NULL, st->username[0] ? 3 : 2, argv,
-                             NULL);
+    rc |=
+        hl_state_conn_send(conn, hl_state_handshake_cb, NULL, st->username[0] ? 3 : 2, argv, NULL);
   }
   if (st->db) {
     snprintf(db, sizeof(db), "%d", st->db);
@@ -495,8 +479,7 @@ static void hl_state_watchdog(evutil_socket_t fd, short what, void *arg) {
 
 /* ---- set-up and teardown -------------------------------------------------------------- */
 
-static int hl_state_conn_init(hl_state_t *st, hl_state_conn_t *conn, const char *name,
-                              bool sub) {
+static int hl_state_conn_init(hl_state_t *st, hl_state_conn_t *conn, const char *name, bool sub) {
   conn->st = st;
   conn->name = name;
   conn->sub = sub;
@@ -506,7 +489,6 @@ static int hl_state_conn_init(hl_state_t *st, hl_state_conn_t *conn, const char 
 }
 
 static int hl_state_config(hl_state_t *st, const hl_conf_t *conf, char *errstr, size_t errsize) {
-  const char *key = hl_conf_str(conf, "secret_key");
 
   st->host = strdup(hl_conf_str(conf, "redis.host"));
   st->username = strdup(hl_conf_str(conf, "redis.username"));
@@ -520,11 +502,8 @@ static int hl_state_config(hl_state_t *st, const hl_conf_t *conf, char *errstr, 
     snprintf(errstr, errsize, "out of memory");
     return -1;
   }
-  if (key && key[0]) {
-    st->box = hl_secretbox_new(key, errstr, errsize);
-    if (!st->box)
-      return -1;
-  }
+  if (hl_store_secretbox_from_conf(conf, &st->box, errstr, errsize) != 0)
+    return -1;
   st->cache = hl_subcache_new((size_t)hl_conf_int(conf, "dispatcher.cache_max_tenants"));
   if (!st->cache) {
     snprintf(errstr, errsize, "out of memory");
@@ -664,7 +643,8 @@ static void hl_state_fetch_finish(hl_state_fetch_t *fetch) {
     return;
   }
   if (!err) {
-    qsort(fetch->eps, fetch->neps, sizeof(*fetch->eps), hl_state_ep_cmp);
+    if (fetch->neps > 1)
+      qsort(fetch->eps, fetch->neps, sizeof(*fetch->eps), hl_state_ep_cmp);
     snap = hl_subs_tenant_new(fetch->tenant, fetch->eps, fetch->neps, fetch->fetched_ms);
     if (snap) {
       fetch->eps = NULL; /* stolen */
@@ -852,11 +832,12 @@ hl_subs_tenant_t *hl_state_subs_get(hl_state_t *st, const char *tenant, hl_state
     st->stats.hits++;
     return hl_subs_tenant_hold(ent->snap);
   }
-  call = hl_state_call_new(HL_CALL_SUBS, (void *)cb, opaque);
+  call = hl_state_call_new(HL_CALL_SUBS, opaque);
   if (!call) {
     cb(NULL, -ENOMEM, opaque);
     return NULL;
   }
+  call->cb.subs = cb;
   if (ent && ent->fetch) {
     hl_state_fetch_t *fetch = ent->fetch;
 
@@ -912,15 +893,15 @@ static void hl_state_ack_reply_cb(redisAsyncContext *ac, void *r, void *priv) {
   call->err = st->closing ? -ECANCELED : hl_state_reply_err(reply);
   if (reply && reply->type == REDIS_REPLY_ERROR && hl_state_ratelog_ok(&st->error_log, &sup))
     hl_warn("redis: %s (%llu similar not logged)", reply->str, (unsigned long long)sup);
-  if (call->ep_id[0] && reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)
-    hl_info("endpoint %s disabled", call->ep_id);
+  if (call->ep_id[0] && reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+    hl_info("endpoint %s disabled (version %lld)", call->ep_id, reply->integer);
   hl_state_call_run(st, call);
   hl_state_reply_leave(st);
 }
 
-void hl_state_done_check(hl_state_t *st, const char *event_id, const char *const *ep_ids,
-                         size_t n, hl_state_done_cb *cb, void *opaque) {
-  hl_state_call_t *call = hl_state_call_new(HL_CALL_DONE, (void *)cb, opaque);
+void hl_state_done_check(hl_state_t *st, const char *event_id, const char *const *ep_ids, size_t n,
+                         hl_state_done_cb *cb, void *opaque) {
+  hl_state_call_t *call = hl_state_call_new(HL_CALL_DONE, opaque);
   const char **argv = calloc(n + 1, sizeof(*argv));
   char **keys = calloc(n + 1, sizeof(*keys));
   int rc = -ENOMEM;
@@ -929,14 +910,17 @@ void hl_state_done_check(hl_state_t *st, const char *event_id, const char *const
     cb(NULL, 0, -ENOMEM, opaque);
     goto out;
   }
+  call->cb.done = cb;
   call->n = n;
   call->done = calloc(n + 1, sizeof(*call->done));
   if (!argv || !keys || !call->done)
     goto out;
   argv[0] = "MGET";
   for (size_t i = 0; i < n; i++) {
-    if (asprintf(&keys[i], "hl:done:%s:%s", event_id, ep_ids[i]) < 0)
+    if (asprintf(&keys[i], "hl:done:%s:%s", event_id, ep_ids[i]) < 0) {
+      keys[i] = NULL; /* undefined after a failure */
       goto out;
+    }
     argv[i + 1] = keys[i];
   }
   rc = n ? hl_state_send(st, hl_state_done_check_cb, call, (int)n + 1, argv, NULL) : 0;
@@ -958,7 +942,7 @@ static void hl_state_ack_send(hl_state_t *st, hl_state_call_t *call, int argc, c
 
 void hl_state_done_mark(hl_state_t *st, const char *event_id, const char *ep_id, int64_t ttl_ms,
                         hl_state_ack_cb *cb, void *opaque) {
-  hl_state_call_t *call = hl_state_call_new(HL_CALL_ACK, (void *)cb, opaque);
+  hl_state_call_t *call = hl_state_call_new(HL_CALL_ACK, opaque);
   char key[HL_STATE_KEY_MAX], ttl[24];
   const char *argv[5] = {"SET", key, "1", "PX", ttl};
 
@@ -967,6 +951,7 @@ void hl_state_done_mark(hl_state_t *st, const char *event_id, const char *ep_id,
       cb(-ENOMEM, opaque);
     return;
   }
+  call->cb.ack = cb;
   snprintf(key, sizeof(key), "hl:done:%s:%s", event_id, ep_id);
   snprintf(ttl, sizeof(ttl), "%lld", (long long)(ttl_ms > 0 ? ttl_ms : 1));
   hl_state_ack_send(st, call, 5, argv);
@@ -974,19 +959,21 @@ void hl_state_done_mark(hl_state_t *st, const char *event_id, const char *ep_id,
 
 void hl_state_endpoint_disable(hl_state_t *st, const char *ep_id, const char *reason,
                                hl_state_ack_cb *cb, void *opaque) {
-  hl_state_call_t *call = hl_state_call_new(HL_CALL_ACK, (void *)cb, opaque);
-  char key[HL_STATE_KEY_MAX], now[24];
-  const char *argv[7] = {"EVAL", hl_state_disable_lua, "1", key, reason, now, ep_id};
+  hl_state_call_t *call = hl_state_call_new(HL_CALL_ACK, opaque);
+  char key[HL_STATE_KEY_MAX], health[HL_STATE_KEY_MAX], now[24];
+  const char *argv[8] = {"EVAL", HL_STORE_LUA_STATUS, "2", key, health, "disabled", reason, now};
 
   if (!call) {
     if (cb)
       cb(-ENOMEM, opaque);
     return;
   }
+  call->cb.ack = cb;
   snprintf(call->ep_id, sizeof(call->ep_id), "%s", ep_id);
   snprintf(key, sizeof(key), "hl:ep:%s", ep_id);
+  snprintf(health, sizeof(health), "hl:health:%s", ep_id);
   snprintf(now, sizeof(now), "%lld", (long long)hl_now_ms());
-  hl_state_ack_send(st, call, 7, argv);
+  hl_state_ack_send(st, call, 8, argv);
 }
 
 void hl_state_recent_push(hl_state_t *st, const char *ep_id, const char *json, size_t len) {
@@ -994,8 +981,8 @@ void hl_state_recent_push(hl_state_t *st, const char *ep_id, const char *json, s
   const char *push[3] = {"LPUSH", key, json};
   size_t push_lens[3];
   const char *trim[4] = {"LTRIM", key, "0", stop};
-  hl_state_call_t *c1 = hl_state_call_new(HL_CALL_ACK, NULL, NULL);
-  hl_state_call_t *c2 = hl_state_call_new(HL_CALL_ACK, NULL, NULL);
+  hl_state_call_t *c1 = hl_state_call_new(HL_CALL_ACK, NULL);
+  hl_state_call_t *c2 = hl_state_call_new(HL_CALL_ACK, NULL);
 
   snprintf(key, sizeof(key), "hl:recent:%s", ep_id);
   snprintf(stop, sizeof(stop), "%lld", (long long)(st->recent_max - 1));

@@ -11,6 +11,7 @@
  *   -ENOTCONN   Redis unreachable (not connected, connection lost, timed out): retry later
  *   -EIO        Redis answered with an error
  *   -ECANCELED  hl_state_destroy() ran while the request was pending
+ *   -EINVAL     a tenant name that cannot exist (empty or longer than 64)
  * hl_state_destroy() may be called from inside a callback: the free is deferred until the
  * callback returns (hiredis REDIS_IN_CALLBACK style); pending requests then get -ECANCELED.
  */
@@ -48,8 +49,8 @@ hl_subs_tenant_t *hl_state_subs_get(hl_state_t *st, const char *tenant, hl_state
 
 /* hl:done:<event id>:<endpoint id> markers (DESIGN §8).  done[] is valid only during cb. */
 typedef void hl_state_done_cb(const bool *done, size_t n, int err, void *opaque);
-void hl_state_done_check(hl_state_t *st, const char *event_id, const char *const *ep_ids,
-                         size_t n, hl_state_done_cb *cb, void *opaque);
+void hl_state_done_check(hl_state_t *st, const char *event_id, const char *const *ep_ids, size_t n,
+                         hl_state_done_cb *cb, void *opaque);
 typedef void hl_state_ack_cb(int err, void *opaque);
 /* SET hl:done:<event>:<ep> PX ttl_ms; cb may be NULL. */
 void hl_state_done_mark(hl_state_t *st, const char *event_id, const char *ep_id, int64_t ttl_ms,

@@ -39,7 +39,7 @@ typedef struct hl_subcache_entry {
   hl_subs_tenant_t *snap; /* the cache's reference; NULL until the first fetch lands */
   int64_t fresh_until;    /* monotonic ms; past it the entry is stale (served, refetched) */
   void *fetch;            /* state.c's fetch in flight, or NULL: such entries are not evicted */
-  struct hl_subcache_entry *hnext;      /* hash chain */
+  struct hl_subcache_entry *hnext;       /* hash chain */
   struct hl_subcache_entry *prev, *next; /* LRU list, most recent first */
 } hl_subcache_entry_t;
 

@@ -22,8 +22,15 @@
 #include <event2/event.h>
 
 #include "harness.h"
+#include "secrets.h"
+#include "sign.h"
 #include "state.h"
+#include "store.h"
 #include "util.h"
+
+/* The secret_key every state in this test uses, and the box the "admin" side seals with. */
+static char g_key[64];
+static hl_secretbox_t *g_box;
 
 typedef struct lookup {
   bool called;
@@ -97,6 +104,7 @@ static hl_conf_t *conf_for(const char *host, int port) {
   assert_int_equal(hl_conf_set(conf, "redis.host", host, err, sizeof(err)), 0);
   assert_int_equal(hl_conf_set(conf, "redis.port", p, err, sizeof(err)), 0);
   assert_int_equal(hl_conf_set(conf, "redis.timeout", "1s", err, sizeof(err)), 0);
+  assert_int_equal(hl_conf_set(conf, "secret_key", g_key, err, sizeof(err)), 0);
   return conf;
 }
 
@@ -107,18 +115,37 @@ static void redis_ok(redisContext *r, redisReply *rep) {
   freeReplyObject(rep);
 }
 
-/* Write endpoint `id` of `tenant` as the admin store does (hash + tenant set). */
+/* Write endpoint `id` of `tenant` as the admin store does: hl_endpoint_to_hash (secrets sealed
+ * under secret_key), HSET, SADD to the tenant set. */
 static void put_ep(redisContext *r, const char *tenant, const char *id, const char *url,
                    int version) {
-  char v[16], now[24];
+  hl_endpoint_t *ep = hl_endpoint_new();
+  hl_ep_hash_t h = {0};
+  const char *argv[2 + 2 * HL_EP_HASH_FIELDS];
+  char key[80], err[256];
+  int argc = 0;
 
-  snprintf(v, sizeof(v), "%d", version);
-  snprintf(now, sizeof(now), "%lld", (long long)hl_now_ms());
-  redis_ok(r, redisCommand(r,
-                           "HSET hl:ep:%s id %s tenant %s url %s status enabled version %s "
-                           "created %s updated %s",
-                           id, id, tenant, url, v, now, now));
+  assert_non_null(ep);
+  snprintf(ep->id, sizeof(ep->id), "%s", id);
+  snprintf(ep->tenant, sizeof(ep->tenant), "%s", tenant);
+  assert_int_equal(hl_endpoint_set_str(&ep->url, url), 0);
+  assert_int_equal(hl_endpoint_set_filters(ep, "invoice.*,customer.created", err, sizeof(err)), 0);
+  assert_int_equal(hl_endpoint_rotate_secret(ep, NULL, hl_now_ms(), 0, err, sizeof(err)), 0);
+  ep->enabled = true;
+  ep->version = version;
+  ep->created_ms = ep->updated_ms = hl_now_ms();
+  assert_int_equal(hl_endpoint_to_hash(ep, g_box, &h), 0);
+  snprintf(key, sizeof(key), "hl:ep:%s", id);
+  argv[argc++] = "HSET";
+  argv[argc++] = key;
+  for (size_t i = 0; i < h.n; i++) {
+    argv[argc++] = h.fields[i];
+    argv[argc++] = h.values[i];
+  }
+  redis_ok(r, redisCommandArgv(r, argc, argv, NULL));
   redis_ok(r, redisCommand(r, "SADD hl:tenant:%s:eps %s", tenant, id));
+  hl_ep_hash_clear(&h);
+  hl_endpoint_destroy(&ep);
 }
 
 static void del_tenant(redisContext *r, const char *tenant, const char *const *ids, size_t n) {
@@ -140,7 +167,7 @@ typedef struct fixture {
   hl_state_t *st;
   redisContext *r;
   char tenant[40];
-  char ids[4][32];
+  char ids[4][HL_EP_ID_MAX + 1];
 } fixture_t;
 
 static int setup(void **state) {
@@ -197,6 +224,9 @@ static void test_lookup_cached_and_invalidated(void **state) {
   for (size_t i = 0; i < snap->neps; i++) {
     assert_string_equal(snap->eps[i]->tenant, fx->tenant);
     assert_true(snap->eps[i]->enabled);
+    assert_int_equal(snap->eps[i]->nfilters, 2);
+    assert_int_equal(snap->eps[i]->nsecrets, 1); /* decrypted with secret_key */
+    assert_memory_equal(snap->eps[i]->secrets[0].secret, "whsec_", 6);
     if (i > 0) /* sorted by id */
       assert_true(strcmp(snap->eps[i - 1]->id, snap->eps[i]->id) < 0);
   }
@@ -253,6 +283,29 @@ static void test_concurrent_lookups_share_fetch(void **state) {
   hl_state_stats(fx->st, &s1);
   assert_int_equal(s1.fetches, s0.fetches + 1);
   assert_int_equal(s1.commands, s0.commands + 2); /* SMEMBERS + one HGETALL */
+}
+
+/* A change published while a fetch is in flight: the waiter gets a second, fresh read. (The
+ * SMEMBERS is only buffered when subs_get returns; the message is on the subscriber's socket
+ * before it leaves, so the invalidation always lands first.) */
+static void test_change_during_fetch(void **state) {
+  fixture_t *fx = *state;
+  lookup_t lk = {0};
+  hl_state_stats_t s0, s1;
+  char msg[128];
+
+  put_ep(fx->r, fx->tenant, fx->ids[0], "http://127.0.0.1:9/hook", 1);
+  hl_state_stats(fx->st, &s0);
+  assert_null(hl_state_subs_get(fx->st, fx->tenant, lookup_cb, &lk));
+  snprintf(msg, sizeof(msg), "%s %s 2", fx->tenant, fx->ids[0]);
+  redis_ok(fx->r, redisCommand(fx->r, "PUBLISH hl:changes %s", msg));
+  assert_true(run_until(fx->base, &lk.called, 5000));
+  assert_int_equal(lk.err, 0);
+  assert_int_equal(lk.snap->neps, 1);
+  hl_subs_tenant_release(&lk.snap);
+  hl_state_stats(fx->st, &s1);
+  assert_int_equal(s1.invalidations, s0.invalidations + 1);
+  assert_int_equal(s1.fetches, s0.fetches + 2);
 }
 
 static void test_negative_cache(void **state) {
@@ -421,11 +474,13 @@ static void test_disable(void **state) {
 
   hl_state_endpoint_disable(fx->st, fx->ids[0], "410 Gone", ack_cb, &res);
   run_until_acked(fx->base, &res);
-  rep = redisCommand(fx->r, "HMGET hl:ep:%s status disabled_reason version disabled_at", fx->ids[0]);
+  rep = redisCommand(fx->r, "HMGET hl:ep:%s status disabled_reason version disabled_at updated",
+                     fx->ids[0]);
   assert_string_equal(rep->element[0]->str, "disabled");
   assert_string_equal(rep->element[1]->str, "410 Gone");
   assert_string_equal(rep->element[2]->str, "4");
-  assert_non_null(rep->element[3]->str);
+  assert_true(llabs(atoll(rep->element[3]->str) - hl_now_ms()) < 5000);
+  assert_string_equal(rep->element[4]->str, rep->element[3]->str);
   freeReplyObject(rep);
 
   /* The PUBLISH reached our own subscriber: the next lookup sees the disabled endpoint. */
@@ -500,6 +555,122 @@ static void test_ttl_refresh(void **state) {
   event_base_free(base);
 }
 
+/* dispatcher.cache_max_tenants bounds the cache: the least recently used tenant goes. */
+static void test_cache_cap(void **state) {
+  fixture_t *fx = *state;
+  struct event_base *base = event_base_new();
+  hl_conf_t *conf = conf_for(hl_test_redis_host(), hl_test_redis_port());
+  hl_subs_tenant_t *snap;
+  hl_state_stats_t s;
+  hl_state_t *st;
+  char err[256], t[3][48];
+  bool cached;
+  int rc;
+
+  assert_int_equal(hl_conf_set(conf, "dispatcher.cache_max_tenants", "2", err, sizeof(err)), 0);
+  st = hl_state_new(base, conf, err, sizeof(err));
+  assert_true(wait_ready(base, st, 5000));
+  for (int i = 0; i < 3; i++) {
+    snprintf(t[i], sizeof(t[i]), "%s_%d", fx->tenant, i);
+    snap = lookup(base, st, t[i], &rc, &cached);
+    assert_false(cached);
+    hl_subs_tenant_release(&snap);
+  }
+  hl_state_stats(st, &s);
+  assert_int_equal(s.cached_tenants, 2);
+  assert_int_equal(s.evictions, 1);
+  snap = lookup(base, st, t[2], &rc, &cached);
+  assert_true(cached);
+  hl_subs_tenant_release(&snap);
+  snap = lookup(base, st, t[0], &rc, &cached); /* evicted: fetched again */
+  assert_false(cached);
+  hl_subs_tenant_release(&snap);
+  hl_state_destroy(&st);
+  hl_conf_destroy(&conf);
+  event_base_free(base);
+}
+
+/* The admin's sync store writes (create, disable, delete) and the state reads them; the state's
+ * disable shows in the store.  Both sides share the hash codec and the status script. */
+static void test_admin_store_roundtrip(void **state) {
+  fixture_t *fx = *state;
+  hl_endpoint_t *eps[3] = {NULL}, *got = NULL;
+  hl_subs_tenant_t *snap;
+  hl_store_t *store = NULL;
+  char err[256];
+  bool cached;
+  int rc, res = 0;
+  int64_t t0;
+
+  assert_int_equal(hl_conf_set(fx->conf, "delivery.allow_cidrs", "127.0.0.0/8", err, sizeof(err)),
+                   0);
+  assert_int_equal(hl_store_open(fx->conf, &store, err, sizeof(err)), 0);
+  for (int i = 0; i < 3; i++) {
+    eps[i] = hl_endpoint_new();
+    snprintf(eps[i]->tenant, sizeof(eps[i]->tenant), "%s", fx->tenant);
+    assert_int_equal(hl_endpoint_set_str(&eps[i]->url, "http://127.0.0.1:9/store"), 0);
+    assert_int_equal(hl_endpoint_set_filters(eps[i], "invoice.*", err, sizeof(err)), 0);
+    assert_int_equal(hl_store_endpoint_create(store, eps[i], err, sizeof(err)), 0);
+    snprintf(fx->ids[i], sizeof(fx->ids[i]), "%s", eps[i]->id); /* teardown deletes them */
+  }
+  snap = lookup(fx->base, fx->st, fx->tenant, &rc, &cached);
+  assert_int_equal(rc, 0);
+  assert_int_equal(snap->neps, 3);
+  for (size_t i = 0; i < 3; i++) {
+    hl_endpoint_t *ep = NULL;
+
+    for (int j = 0; j < 3; j++)
+      if (strcmp(eps[j]->id, snap->eps[i]->id) == 0)
+        ep = eps[j];
+    assert_non_null(ep);
+    assert_string_equal(snap->eps[i]->secrets[0].secret, ep->secrets[0].secret);
+    assert_true(hl_endpoint_matches(snap->eps[i], "invoice.paid"));
+    assert_false(hl_endpoint_matches(snap->eps[i], "customer.created"));
+  }
+  hl_subs_tenant_release(&snap);
+
+  /* Admin disables eps[0]: the dispatcher sees it within a second. */
+  assert_int_equal(hl_store_endpoint_set_status(store, fx->tenant, eps[0]->id, false, "by hand",
+                                                NULL, err, sizeof(err)),
+                   0);
+  t0 = hl_mono_ms();
+  for (bool seen = false; !seen;) {
+    snap = lookup(fx->base, fx->st, fx->tenant, &rc, &cached);
+    for (size_t i = 0; i < snap->neps; i++)
+      if (strcmp(snap->eps[i]->id, eps[0]->id) == 0 && !snap->eps[i]->enabled)
+        seen = true;
+    hl_subs_tenant_release(&snap);
+    assert_true(hl_mono_ms() - t0 < 1000);
+    run_for(fx->base, 5);
+  }
+
+  /* The dispatcher disables eps[1] (a 410): the store reads it disabled, version 2. */
+  hl_state_endpoint_disable(fx->st, eps[1]->id, "endpoint answered 410 Gone", ack_cb, &res);
+  run_until_acked(fx->base, &res);
+  assert_int_equal(hl_store_endpoint_get(store, fx->tenant, eps[1]->id, &got, err, sizeof(err)), 0);
+  assert_false(got->enabled);
+  assert_string_equal(got->disabled_reason, "endpoint answered 410 Gone");
+  assert_int_equal(got->version, eps[1]->version + 1);
+  assert_true(got->disabled_ms > 0);
+  hl_endpoint_destroy(&got);
+
+  /* Admin deletes eps[2]: gone from the next lookups. */
+  assert_int_equal(hl_store_endpoint_delete(store, fx->tenant, eps[2]->id, err, sizeof(err)), 0);
+  t0 = hl_mono_ms();
+  for (;;) {
+    snap = lookup(fx->base, fx->st, fx->tenant, &rc, &cached);
+    if (snap->neps == 2)
+      break;
+    hl_subs_tenant_release(&snap);
+    assert_true(hl_mono_ms() - t0 < 1000);
+    run_for(fx->base, 5);
+  }
+  hl_subs_tenant_release(&snap);
+  for (int i = 0; i < 3; i++)
+    hl_endpoint_destroy(&eps[i]);
+  hl_store_destroy(&store);
+}
+
 /* ---- Redis unreachable ---------------------------------------------------------------- */
 
 static int free_port(void) {
@@ -515,15 +686,19 @@ static int free_port(void) {
   return port;
 }
 
-static pid_t redis_start(int port) {
+/* A private redis-server on port; with_acl: user hl (password s3cret) only, default user off. */
+static pid_t redis_start(int port, bool with_acl) {
   char p[16];
-  char *argv[] = {"redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "",
-                  "--appendonly", "no", NULL};
+  char *argv[] = {"redis-server", "--port", p,        "--bind",  "127.0.0.1", "--save",  "",
+                  "--appendonly", "no",     "--user", "hl",      "on",        ">s3cret", "~*",
+                  "&*",           "+@all",  "--user", "default", "off",       NULL};
   int64_t deadline = hl_mono_ms() + hl_test_tmout_ms(10000);
   struct timeval tv = {1, 0};
   pid_t pid;
 
   snprintf(p, sizeof(p), "%d", port);
+  if (!with_acl)
+    argv[9] = NULL;
   pid = hl_test_spawn(argv, "/dev/null");
   assert_true(pid > 0);
   while (hl_mono_ms() < deadline) {
@@ -548,9 +723,79 @@ static redisContext *redis_at(int port) {
   return c;
 }
 
+/* calls=N of `cmd` in INFO commandstats (0 when never called). */
+static long long cmd_calls(redisContext *r, const char *cmd) {
+  redisReply *rep = redisCommand(r, "INFO commandstats");
+  char needle[64];
+  const char *p;
+  long long n = 0;
+
+  assert_non_null(rep);
+  snprintf(needle, sizeof(needle), "cmdstat_%s:calls=", cmd);
+  p = strstr(rep->str, needle);
+  if (p)
+    n = atoll(p + strlen(needle));
+  freeReplyObject(rep);
+  return n;
+}
+
+/* What Redis itself counts (a private server: nobody else's commands): one fetch for a miss,
+ * nothing for hits, one fetch for any number of lookups of a tenant without endpoints. */
+static void test_commandstats(void **state) {
+  int port = free_port();
+  pid_t pid = redis_start(port, false);
+  struct event_base *base = event_base_new();
+  hl_conf_t *conf = conf_for("127.0.0.1", port);
+  redisContext *r = redis_at(port);
+  hl_subs_tenant_t *snap;
+  hl_state_t *st;
+  long long sm0, hg0;
+  char err[256];
+  bool cached;
+  int rc, n = 100000;
+  int64_t t0;
+
+  for (int i = 0; i < 3; i++) {
+    char id[16];
+
+    snprintf(id, sizeof(id), "ep_c%d", i);
+    put_ep(r, "acme", id, "http://127.0.0.1:9/c", 1);
+  }
+  st = hl_state_new(base, conf, err, sizeof(err));
+  assert_true(wait_ready(base, st, 5000));
+  sm0 = cmd_calls(r, "smembers");
+  hg0 = cmd_calls(r, "hgetall");
+  snap = lookup(base, st, "acme", &rc, &cached);
+  assert_int_equal(snap->neps, 3);
+  hl_subs_tenant_release(&snap);
+  assert_int_equal(cmd_calls(r, "smembers") - sm0, 1);
+  assert_int_equal(cmd_calls(r, "hgetall") - hg0, 3);
+  t0 = hl_mono_us();
+  for (int i = 0; i < n; i++) {
+    snap = hl_state_subs_get(st, "acme", lookup_cb, NULL);
+    assert_non_null(snap);
+    hl_subs_tenant_release(&snap);
+  }
+  printf("# cached lookup: %.0f ns each (%d lookups)\n", (hl_mono_us() - t0) * 1000.0 / n, n);
+  for (int i = 0; i < 1000; i++) {
+    snap = lookup(base, st, "nobody", &rc, &cached);
+    assert_int_equal(rc, 0);
+    assert_int_equal(snap->neps, 0);
+    hl_subs_tenant_release(&snap);
+  }
+  run_for(base, 50);
+  assert_int_equal(cmd_calls(r, "smembers") - sm0, 2); /* acme once, nobody once */
+  assert_int_equal(cmd_calls(r, "hgetall") - hg0, 3);
+  redisFree(r);
+  hl_state_destroy(&st);
+  hl_conf_destroy(&conf);
+  event_base_free(base);
+  hl_test_stop(pid, 5000);
+}
+
 static void test_unreachable_then_back(void **state) {
   int port = free_port();
-  pid_t pid = redis_start(port);
+  pid_t pid = redis_start(port, false);
   struct event_base *base = event_base_new();
   hl_conf_t *conf = conf_for("127.0.0.1", port);
   redisContext *r = redis_at(port);
@@ -600,7 +845,7 @@ static void test_unreachable_then_back(void **state) {
 
   /* Redis comes back on the same port (empty: a new instance); the state reconnects alone. */
   hl_state_stats(st, &s0);
-  pid = redis_start(port);
+  pid = redis_start(port, false);
   r = redis_at(port);
   put_ep(r, "other", "ep_o1", "http://127.0.0.1:9/o1", 1);
   redisFree(r);
@@ -621,6 +866,72 @@ static void test_unreachable_then_back(void **state) {
 
   hl_state_destroy(&st);
   hl_conf_destroy(&conf);
+  event_base_free(base);
+  hl_test_stop(pid, 5000);
+}
+
+/* AUTH username password + SELECT db; a wrong password; a server that hangs (SIGSTOP): the
+ * command timeout drops the connection, lookups fail instead of waiting, and it recovers. */
+static void test_auth_db_and_hang(void **state) {
+  int port = free_port();
+  pid_t pid = redis_start(port, true);
+  struct event_base *base = event_base_new();
+  hl_conf_t *conf = conf_for("127.0.0.1", port), *bad = conf_for("127.0.0.1", port);
+  redisContext *r = redis_at(port);
+  hl_subs_tenant_t *snap;
+  hl_state_t *st, *st_bad;
+  char err[256];
+  bool cached;
+  int rc;
+  int64_t t0;
+
+  redis_ok(r, redisCommand(r, "AUTH hl s3cret"));
+  redis_ok(r, redisCommand(r, "SELECT 3"));
+  put_ep(r, "acme", "ep_a1", "http://127.0.0.1:9/a1", 1);
+  put_ep(r, "other", "ep_o1", "http://127.0.0.1:9/o1", 1);
+  redisFree(r);
+  assert_int_equal(hl_conf_set(conf, "redis.username", "hl", err, sizeof(err)), 0);
+  assert_int_equal(hl_conf_set(conf, "redis.password", "s3cret", err, sizeof(err)), 0);
+  assert_int_equal(hl_conf_set(conf, "redis.db", "3", err, sizeof(err)), 0);
+  assert_int_equal(hl_conf_set(bad, "redis.username", "hl", err, sizeof(err)), 0);
+  assert_int_equal(hl_conf_set(bad, "redis.password", "wrong", err, sizeof(err)), 0);
+  st = hl_state_new(base, conf, err, sizeof(err));
+  st_bad = hl_state_new(base, bad, err, sizeof(err));
+  assert_true(wait_ready(base, st, 5000));
+  snap = lookup(base, st, "acme", &rc, &cached);
+  assert_int_equal(rc, 0);
+  assert_int_equal(snap->neps, 1); /* read from db 3 as user hl */
+  assert_string_equal(snap->eps[0]->url, "http://127.0.0.1:9/a1");
+  hl_subs_tenant_release(&snap);
+  assert_false(hl_state_ready(st_bad));
+  snap = lookup(base, st_bad, "acme", &rc, &cached);
+  assert_null(snap);
+  assert_true(rc == -ENOTCONN || rc == -EIO);
+  hl_state_destroy(&st_bad);
+
+  /* The server hangs: a queued lookup fails after redis.timeout (1 s) instead of waiting. */
+  assert_int_equal(kill(pid, SIGSTOP), 0);
+  t0 = hl_mono_ms();
+  snap = lookup(base, st, "other", &rc, &cached);
+  assert_null(snap);
+  assert_int_equal(rc, -ENOTCONN);
+  printf("# lookup on a hung server failed after %lld ms (redis.timeout 1s)\n",
+         (long long)(hl_mono_ms() - t0));
+  assert_true(hl_mono_ms() - t0 >= 900);
+  assert_false(hl_state_ready(st));
+  snap = lookup(base, st, "acme", &rc, &cached); /* cached: still served */
+  assert_true(cached);
+  hl_subs_tenant_release(&snap);
+  assert_int_equal(kill(pid, SIGCONT), 0);
+  assert_true(wait_ready(base, st, 10000));
+  snap = lookup(base, st, "other", &rc, &cached);
+  assert_int_equal(rc, 0);
+  assert_int_equal(snap->neps, 1);
+  hl_subs_tenant_release(&snap);
+
+  hl_state_destroy(&st);
+  hl_conf_destroy(&conf);
+  hl_conf_destroy(&bad);
   event_base_free(base);
   hl_test_stop(pid, 5000);
 }
@@ -682,7 +993,7 @@ static void test_destroy_in_callback(void **state) {
   put_ep(fx->r, fx->tenant, fx->ids[0], "http://127.0.0.1:9/hook", 1);
   assert_null(hl_state_subs_get(fx->st, fx->tenant, destroy_cb, &ctx));
   hl_state_done_check(fx->st, "evt_x", ids, 1, done_cb, &res); /* pending behind it */
-  fx->st = NULL; /* the callback owns the destroy */
+  fx->st = NULL;                                               /* the callback owns the destroy */
   assert_true(run_until(fx->base, &ctx.called, 5000));
   assert_int_equal(ctx.calls, 1);
   assert_int_equal(ctx.errs[0], 0);
@@ -694,9 +1005,21 @@ static void test_destroy_in_callback(void **state) {
 }
 
 int main(void) {
+  unsigned char raw[32];
+  char err[256];
+  int rc;
+
+  assert_int_equal(hl_rand_bytes(raw, sizeof(raw)), 0);
+  assert_true(hl_b64_encode(raw, sizeof(raw), g_key, sizeof(g_key)) > 0);
+  g_box = hl_secretbox_new(g_key, err, sizeof(err));
+  if (!g_box) {
+    fprintf(stderr, "secret box: %s\n", err);
+    return 1;
+  }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_lookup_cached_and_invalidated, setup, teardown),
       cmocka_unit_test_setup_teardown(test_concurrent_lookups_share_fetch, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_change_during_fetch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_negative_cache, setup, teardown),
       cmocka_unit_test_setup_teardown(test_corrupt_hash_skipped, setup, teardown),
       cmocka_unit_test_setup_teardown(test_done_markers, setup, teardown),
@@ -704,8 +1027,14 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_disable, setup, teardown),
       cmocka_unit_test_setup_teardown(test_destroy_in_callback, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ttl_refresh, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cache_cap, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_admin_store_roundtrip, setup, teardown),
+      cmocka_unit_test(test_commandstats),
       cmocka_unit_test(test_unreachable_then_back),
+      cmocka_unit_test(test_auth_db_and_hang),
       cmocka_unit_test(test_closed_port),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  rc = cmocka_run_group_tests(tests, NULL, NULL);
+  hl_secretbox_destroy(&g_box);
+  return rc;
 }

@@ -144,49 +144,52 @@ static void test_validate_url_and_numbers(void **state) {
   hl_endpoint_t *ep = valid_endpoint();
   char err[256];
 
-  assert_int_equal(hl_endpoint_validate(ep, ssrf, false, err, sizeof(err)), 0);
+  assert_int_equal(hl_endpoint_validate(ep, ssrf, false, true, err, sizeof(err)), 0);
   for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
     int rc;
 
     hl_endpoint_set_str(&ep->url, urls[i].url);
-    rc = hl_endpoint_validate(ep, ssrf, false, err, sizeof(err));
+    rc = hl_endpoint_validate(ep, ssrf, false, true, err, sizeof(err));
     if (!urls[i].want && rc != 0)
       fail_msg("rejected %s: %s", urls[i].url, err);
     if (urls[i].want && (rc == 0 || !strstr(err, urls[i].want)))
       fail_msg("%s: rc %d \"%s\", want \"%s\"", urls[i].url, rc, rc ? err : "", urls[i].want);
   }
+  /* an update keeping an accepted URL skips the guard (check_url false) */
+  hl_endpoint_set_str(&ep->url, "http://10.0.0.1/hook");
+  assert_int_equal(hl_endpoint_validate(ep, ssrf, false, false, err, sizeof(err)), 0);
   /* the allow list opens loopback; https_only refuses http */
   hl_endpoint_set_str(&ep->url, "http://127.0.0.1:9000/");
-  assert_int_equal(hl_endpoint_validate(ep, open, false, err, sizeof(err)), 0);
-  assert_int_equal(hl_endpoint_validate(ep, open, true, err, sizeof(err)), -1);
+  assert_int_equal(hl_endpoint_validate(ep, open, false, true, err, sizeof(err)), 0);
+  assert_int_equal(hl_endpoint_validate(ep, open, true, true, err, sizeof(err)), -1);
   assert_string_equal(err, "url: scheme must be https");
   /* numbers */
   ep->timeout_ms = 30001;
-  assert_int_equal(hl_endpoint_validate(ep, open, false, err, sizeof(err)), -1);
+  assert_int_equal(hl_endpoint_validate(ep, open, false, true, err, sizeof(err)), -1);
   assert_non_null(strstr(err, "timeout_ms: must be 100..30000"));
   ep->timeout_ms = 30000;
   ep->rate_per_sec = -1;
-  assert_int_equal(hl_endpoint_validate(ep, open, false, err, sizeof(err)), -1);
+  assert_int_equal(hl_endpoint_validate(ep, open, false, true, err, sizeof(err)), -1);
   assert_non_null(strstr(err, "rate_limit.per_second"));
   ep->rate_per_sec = 0;
   ep->burst = 10; /* a burst without a rate */
-  assert_int_equal(hl_endpoint_validate(ep, open, false, err, sizeof(err)), -1);
+  assert_int_equal(hl_endpoint_validate(ep, open, false, true, err, sizeof(err)), -1);
   assert_non_null(strstr(err, "rate_limit.burst"));
   ep->rate_per_sec = 50;
   ep->burst = 100;
   ep->max_in_flight = 100001;
-  assert_int_equal(hl_endpoint_validate(ep, open, false, err, sizeof(err)), -1);
+  assert_int_equal(hl_endpoint_validate(ep, open, false, true, err, sizeof(err)), -1);
   assert_non_null(strstr(err, "max_in_flight"));
   ep->max_in_flight = 5;
   hl_endpoint_set_str(&ep->metadata, "[1,2]");
-  assert_int_equal(hl_endpoint_validate(ep, open, false, err, sizeof(err)), -1);
+  assert_int_equal(hl_endpoint_validate(ep, open, false, true, err, sizeof(err)), -1);
   assert_non_null(strstr(err, "metadata: must be a JSON object"));
   hl_endpoint_set_str(&ep->metadata, "{\"team\":\"billing\"}");
   strcpy(ep->tenant, "ac me");
-  assert_int_equal(hl_endpoint_validate(ep, open, false, err, sizeof(err)), -1);
+  assert_int_equal(hl_endpoint_validate(ep, open, false, true, err, sizeof(err)), -1);
   assert_non_null(strstr(err, "tenant: must match"));
   strcpy(ep->tenant, "acme");
-  assert_int_equal(hl_endpoint_validate(ep, open, false, err, sizeof(err)), 0);
+  assert_int_equal(hl_endpoint_validate(ep, open, false, true, err, sizeof(err)), 0);
   hl_endpoint_destroy(&ep);
   hl_ssrf_destroy(&ssrf);
   hl_ssrf_destroy(&open);
