@@ -153,11 +153,36 @@ static void test_blocked_sends_nothing(void **state) {
   json_decref(recs);
 }
 
+/* The other side of the guard: with 127.0.0.0/8 allowed, a host name resolving to loopback
+ * (as local demos use) is delivered to, over one connection, and nothing counts as blocked. */
+static void test_allowed_address_of_mixed_host(void **state) {
+  struct event_base *base = event_base_new();
+  hl_http_t *http = it_engine(base, allow_lo);
+  hl_http_stats_t st;
+  hl_http_req_t req;
+  char url[128];
+  it_res_t r;
+
+  it_url(url, sizeof(url), "localhost", port, "/fast");
+  fill(&req, url, 0);
+  it_post(base, http, &req, &r);
+  assert_int_equal(r.done, 1);
+  if (r.outcome != HL_HTTP_OK)
+    fail_msg("localhost: %s (%s)", hl_http_outcome_str(r.outcome), r.error);
+  assert_int_equal(r.status, 200);
+  hl_http_stats(http, &st);
+  assert_int_equal(st.blocked, 0);
+  assert_int_equal(st.connects, 1);
+  hl_http_destroy(&http);
+  event_base_free(base);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_blocked_sends_nothing),
       cmocka_unit_test(test_slow_endpoint_does_not_block_others),
       cmocka_unit_test(test_connection_refused),
+      cmocka_unit_test(test_allowed_address_of_mixed_host),
   };
 
   return cmocka_run_group_tests(tests, setup, teardown);
