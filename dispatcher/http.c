@@ -279,7 +279,6 @@ static int hl_http_easy_setup(hl_http_t *http, hl_http_xfer_t *xfer) {
   rc |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   rc |= curl_easy_setopt(e, CURLOPT_PROXY, ""); /* no *_proxy env: the guard checks the peer */
   rc |= curl_easy_setopt(e, CURLOPT_HTTP_VERSION, http->http_version);
-  rc |= curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
   rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
   if (http->ca_file)
@@ -445,6 +444,10 @@ static int hl_http_xfer_prepare(hl_http_t *http, hl_http_xfer_t *xfer, const hl_
   rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
   rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, &xfer->nodes[0]);
   rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
+  /* Wait for a connection that may multiplex (HTTP/2) rather than open another.  Over TLS curl
+   * knows after the handshake (ALPN); over plain http only after the first response, so a slow
+   * first request would hold up the rest: never wait there. */
+  rc |= curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncasecmp(req->url, "https:", 6) == 0 ? 1L : 0L);
   if (rc != 0) {
     snprintf(xfer->error, sizeof(xfer->error), "curl: cannot set the request options");
     return -1;

@@ -1,7 +1,8 @@
 /*
  * test_http: the delivery engine without a server.  Retry-After parsing, requests refused before
  * any I/O (CR/LF in a header, no signing key, a scheme outside the allowed protocols), the SSRF
- * guard at connect time (loopback denied when not allowed: nothing is connected), re-entrant
+ * guard at connect time (loopback denied when not allowed: nothing is connected), the connect
+ * timeout (a listener whose accept queue is full), re-entrant
  * sends from a callback, and teardown with requests in flight (a local socket that listens but
  * never answers; the kernel completes the TCP handshake).
  */
@@ -260,6 +261,48 @@ static void test_timeout_no_answer(void **state) {
   close(fd);
 }
 
+/* A listener whose accept queue is full: further SYNs are dropped, connects never complete. */
+static void test_connect_timeout(void **state) {
+  struct event_base *base = event_base_new();
+  hl_conf_t *conf = hl_conf_new();
+  hl_http_req_t req = base_req;
+  struct sockaddr_in sin = {0};
+  done_t d = {0};
+  char url[64], err[128];
+  int port, fd = silent_listener(&port), fill[4];
+  hl_http_t *http;
+  int64_t t0;
+
+  assert_int_equal(listen(fd, 0), 0);
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sin.sin_port = htons((uint16_t)port);
+  for (int i = 0; i < 4; i++) {
+    fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    connect(fill[i], (struct sockaddr *)&sin, sizeof(sin));
+  }
+  assert_int_equal(hl_conf_set(conf, "delivery.allow_cidrs", "127.0.0.0/8", err, sizeof(err)), 0);
+  assert_int_equal(hl_conf_set(conf, "delivery.connect_timeout", "300ms", err, sizeof(err)), 0);
+  http = hl_http_new(base, conf, err, sizeof(err));
+  assert_non_null(http);
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
+  req.url = url;
+  t0 = hl_mono_ms();
+  send_one(http, &req, &d);
+  run_until(base, http, 5000);
+  assert_int_equal(d.calls, 1);
+  if (d.outcome != HL_HTTP_CONNECT)
+    fail_msg("full backlog: %s (%s)", hl_http_outcome_str(d.outcome), d.error);
+  assert_non_null(strstr(d.error, "connect: "));
+  assert_true(hl_mono_ms() - t0 >= 290 && hl_mono_ms() - t0 < 3000);
+  hl_http_destroy(&http);
+  hl_conf_destroy(&conf);
+  event_base_free(base);
+  for (int i = 0; i < 4; i++)
+    close(fill[i]);
+  close(fd);
+}
+
 static void test_destroy_in_flight(void **state) {
   struct event_base *base = event_base_new();
   hl_http_t *http = engine(base, "127.0.0.0/8", false);
@@ -328,6 +371,7 @@ int main(void) {
       cmocka_unit_test_setup(test_blocked_at_connect, setup),
       cmocka_unit_test_setup(test_resend_from_callback, setup),
       cmocka_unit_test_setup(test_timeout_no_answer, setup),
+      cmocka_unit_test_setup(test_connect_timeout, setup),
       cmocka_unit_test_setup(test_destroy_in_flight, setup),
       cmocka_unit_test_setup(test_destroy_from_callback, setup),
   };
