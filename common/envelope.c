@@ -89,23 +89,32 @@ void hl_event_clear(hl_event_t *ev) {
  * validated to plain ASCII without quotes or backslashes, so they need no escaping and `data` is
  * serialised only once.
  */
+static char *hl_event_put(char *o, const char *s, size_t n) {
+  memcpy(o, s, n);
+  return o + n;
+}
+
 static char *hl_event_join(const hl_event_t *ev, int with_tenant, size_t *outlen) {
-  size_t cap = ev->data_len + strlen(ev->id) + strlen(ev->tenant) + strlen(ev->type) +
-               strlen(ev->timestamp) + 80;
-  char *out = malloc(cap);
-  int n;
+  size_t id = strlen(ev->id), tenant = strlen(ev->tenant), type = strlen(ev->type),
+         ts = strlen(ev->timestamp);
+  char *out = malloc(ev->data_len + id + tenant + type + ts + 64), *o = out;
 
   if (!out)
     return NULL;
-  n = snprintf(out, cap,
-               "{\"id\":\"%s\"%s%s%s,\"type\":\"%s\",\"timestamp\":\"%s\",\"data\":", ev->id,
-               with_tenant ? ",\"tenant\":\"" : "", with_tenant ? ev->tenant : "",
-               with_tenant ? "\"" : "", ev->type, ev->timestamp);
-  memcpy(out + n, ev->data, ev->data_len);
-  n += (int)ev->data_len;
-  out[n++] = '}';
-  out[n] = '\0';
-  *outlen = (size_t)n;
+  o = hl_event_put(o, "{\"id\":\"", 7);
+  o = hl_event_put(o, ev->id, id);
+  if (with_tenant) {
+    o = hl_event_put(o, "\",\"tenant\":\"", 12);
+    o = hl_event_put(o, ev->tenant, tenant);
+  }
+  o = hl_event_put(o, "\",\"type\":\"", 10);
+  o = hl_event_put(o, ev->type, type);
+  o = hl_event_put(o, "\",\"timestamp\":\"", 15);
+  o = hl_event_put(o, ev->timestamp, ts);
+  o = hl_event_put(o, "\",\"data\":", 9);
+  o = hl_event_put(o, ev->data, ev->data_len);
+  o = hl_event_put(o, "}", 2); /* with the NUL */
+  *outlen = (size_t)(o - out) - 1;
   return out;
 }
 
