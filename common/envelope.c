@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "jsontext.h"
 #include "util.h"
@@ -71,11 +73,56 @@ bad:
   return -1;
 }
 
+/*
+ * Random base62 characters for ids, from a per-thread pool refilled by one CSPRNG call
+ * (hl_rand_bytes) per ~45 ids instead of several per id.  The pool remembers the process it was
+ * filled in: a forked child never reuses its parent's characters, so it cannot repeat its ids.
+ */
+#define HL_ID_POOL 1024
+
+static _Thread_local struct {
+  pid_t pid;
+  size_t pos, len;
+  char chars[HL_ID_POOL];
+} hl_id_pool;
+
+static int hl_id_refill(void) {
+  static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  unsigned char r[HL_ID_POOL];
+
+  if (hl_rand_bytes(r, sizeof(r)) != 0)
+    return -1;
+  hl_id_pool.len = 0;
+  for (size_t i = 0; i < sizeof(r); i++) {
+    if (r[i] < 248) /* 248 = 4 * 62: keeps the distribution uniform */
+      hl_id_pool.chars[hl_id_pool.len++] = alphabet[r[i] % 62];
+  }
+  hl_id_pool.pos = 0;
+  hl_id_pool.pid = getpid();
+  return 0;
+}
+
+static int hl_id_chars(char *out, size_t n) {
+  while (n > 0) {
+    size_t k;
+
+    if ((hl_id_pool.pos == hl_id_pool.len || hl_id_pool.pid != getpid()) && hl_id_refill() != 0)
+      return -1;
+    k = hl_id_pool.len - hl_id_pool.pos < n ? hl_id_pool.len - hl_id_pool.pos : n;
+    memcpy(out, hl_id_pool.chars + hl_id_pool.pos, k);
+    hl_id_pool.pos += k;
+    out += k;
+    n -= k;
+  }
+  return 0;
+}
+
 int hl_event_id_generate(char *out, size_t outsz) {
-  if (outsz < 27)
+  if (outsz < 27 || hl_id_chars(out + 4, 22) != 0)
     return -1;
   memcpy(out, "evt_", 4);
-  return hl_rand_base62(out + 4, 22);
+  out[26] = '\0';
+  return 0;
 }
 
 void hl_event_clear(hl_event_t *ev) {
@@ -89,23 +136,32 @@ void hl_event_clear(hl_event_t *ev) {
  * validated to plain ASCII without quotes or backslashes, so they need no escaping and `data` is
  * serialised only once.
  */
+static char *hl_event_put(char *o, const char *s, size_t n) {
+  memcpy(o, s, n);
+  return o + n;
+}
+
 static char *hl_event_join(const hl_event_t *ev, int with_tenant, size_t *outlen) {
-  size_t cap = ev->data_len + strlen(ev->id) + strlen(ev->tenant) + strlen(ev->type) +
-               strlen(ev->timestamp) + 80;
-  char *out = malloc(cap);
-  int n;
+  size_t id = strlen(ev->id), tenant = strlen(ev->tenant), type = strlen(ev->type),
+         ts = strlen(ev->timestamp);
+  char *out = malloc(ev->data_len + id + tenant + type + ts + 64), *o = out;
 
   if (!out)
     return NULL;
-  n = snprintf(out, cap,
-               "{\"id\":\"%s\"%s%s%s,\"type\":\"%s\",\"timestamp\":\"%s\",\"data\":", ev->id,
-               with_tenant ? ",\"tenant\":\"" : "", with_tenant ? ev->tenant : "",
-               with_tenant ? "\"" : "", ev->type, ev->timestamp);
-  memcpy(out + n, ev->data, ev->data_len);
-  n += (int)ev->data_len;
-  out[n++] = '}';
-  out[n] = '\0';
-  *outlen = (size_t)n;
+  o = hl_event_put(o, "{\"id\":\"", 7);
+  o = hl_event_put(o, ev->id, id);
+  if (with_tenant) {
+    o = hl_event_put(o, "\",\"tenant\":\"", 12);
+    o = hl_event_put(o, ev->tenant, tenant);
+  }
+  o = hl_event_put(o, "\",\"type\":\"", 10);
+  o = hl_event_put(o, ev->type, type);
+  o = hl_event_put(o, "\",\"timestamp\":\"", 15);
+  o = hl_event_put(o, ev->timestamp, ts);
+  o = hl_event_put(o, "\",\"data\":", 9);
+  o = hl_event_put(o, ev->data, ev->data_len);
+  o = hl_event_put(o, "}", 2); /* with the NUL */
+  *outlen = (size_t)(o - out) - 1;
   return out;
 }
 

@@ -115,6 +115,39 @@ static size_t hl_escape_len(const unsigned char *p, const unsigned char *end, co
   return 12;
 }
 
+/* A byte a string may hold as it is: printable ASCII but '"' and '\\'. */
+static int hl_json_plain(unsigned char c) {
+  return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+#define HL_ONES 0x0101010101010101ULL
+#define HL_HIGHS 0x8080808080808080ULL
+
+/*
+ * Non-zero when one of the 8 bytes of w is not plain: below 0x20, '"', '\\', or 0x80 and above
+ * (the classic "has a zero byte" / "has a byte less than n" bit tricks; exact for "any").
+ */
+static uint64_t hl_json_special8(uint64_t w) {
+  uint64_t q = w ^ (HL_ONES * '"'), b = w ^ (HL_ONES * '\\');
+
+  return (((w - HL_ONES * 0x20) & ~w) | ((q - HL_ONES) & ~q) | ((b - HL_ONES) & ~b) | w) & HL_HIGHS;
+}
+
+/* Past the run of plain bytes at p, 8 at a time while possible. */
+static const unsigned char *hl_json_skip_plain(const unsigned char *p, const unsigned char *end) {
+  uint64_t w;
+
+  while (end - p >= 8) {
+    memcpy(&w, p, 8);
+    if (hl_json_special8(w))
+      break;
+    p += 8;
+  }
+  while (p < end && hl_json_plain(*p))
+    p++;
+  return p;
+}
+
 static int hl_jscan_string(hl_jscan_t *sc) {
   const unsigned char *p = sc->p + 1, *end = sc->end, *run;
   char *o = sc->out + sc->n;
@@ -124,8 +157,7 @@ static int hl_jscan_string(hl_jscan_t *sc) {
   *o++ = '"';
   for (;;) {
     run = p;
-    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
-      p++;
+    p = hl_json_skip_plain(p, end);
     memcpy(o, run, (size_t)(p - run));
     o += p - run;
     if (p == end)

@@ -1,6 +1,7 @@
 /*
  * test_envelope: every envelope rule both ways, id generation, and a stable delivered body.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -294,18 +297,74 @@ static void test_header_form_data_as_written(void **state) {
   assert_non_null(strstr(err, "id: must match"));
 }
 
-static void test_id_unique(void **state) {
-  enum { N = 20000 };
-  char(*ids)[32] = calloc(N, 32);
+#define ID_THREADS 4
+#define ID_PER_THREAD 25000
 
-  for (int i = 0; i < N; i++) {
-    assert_int_equal(hl_event_id_generate(ids[i], 32), 0);
-    assert_int_equal(strlen(ids[i]), 26);
+static char (*gen_ids)[32];
+
+static void *gen_thread(void *arg) {
+  long t = (long)(intptr_t)arg;
+
+  for (int i = 0; i < ID_PER_THREAD; i++) {
+    if (hl_event_id_generate(gen_ids[t * ID_PER_THREAD + i], 32) != 0)
+      gen_ids[t * ID_PER_THREAD + i][0] = '\0';
   }
-  qsort(ids, N, 32, (int (*)(const void *, const void *))strcmp);
-  for (int i = 1; i < N; i++)
-    assert_true(strcmp(ids[i - 1], ids[i]) != 0);
-  free(ids);
+  return NULL;
+}
+
+static int cmp_id(const void *a, const void *b) {
+  return strcmp(a, b);
+}
+
+/* 100 000 ids from 4 threads at once: well-formed and all different. */
+static void test_id_unique(void **state) {
+  enum { N = ID_THREADS * ID_PER_THREAD };
+  pthread_t th[ID_THREADS];
+  char small[26];
+
+  gen_ids = calloc(N, 32);
+  for (long t = 0; t < ID_THREADS; t++)
+    pthread_create(&th[t], NULL, gen_thread, (void *)(intptr_t)t);
+  for (int t = 0; t < ID_THREADS; t++)
+    pthread_join(th[t], NULL);
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(strlen(gen_ids[i]), 26);
+    assert_int_equal(strncmp(gen_ids[i], "evt_", 4), 0);
+    assert_int_equal(strspn(gen_ids[i] + 4,
+                            "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
+                            "wxyz"),
+                     22);
+  }
+  qsort(gen_ids, N, 32, cmp_id);
+  for (int i = 1; i < N; i++) {
+    if (strcmp(gen_ids[i - 1], gen_ids[i]) == 0)
+      fail_msg("duplicate id %s", gen_ids[i]);
+  }
+  free(gen_ids);
+  assert_int_equal(hl_event_id_generate(small, sizeof(small)), -1); /* 26 + NUL needed */
+}
+
+/* A forked child does not repeat the ids its parent generates next. */
+static void test_id_fork(void **state) {
+  char parent[32], child[32] = "";
+  int fds[2];
+  pid_t pid;
+
+  assert_int_equal(hl_event_id_generate(parent, sizeof(parent)), 0); /* the pool is filled */
+  assert_int_equal(pipe(fds), 0);
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    hl_event_id_generate(child, sizeof(child));
+    _exit(write(fds[1], child, 27) == 27 ? 0 : 1);
+  }
+  close(fds[1]);
+  assert_int_equal(read(fds[0], child, 27), 27);
+  close(fds[0]);
+  waitpid(pid, NULL, 0);
+  assert_int_equal(hl_event_id_generate(parent, sizeof(parent)), 0);
+  assert_int_equal(strlen(child), 26);
+  assert_string_not_equal(parent, child);
 }
 
 static void test_body_stable_and_envelope_roundtrip(void **state) {
@@ -345,6 +404,7 @@ int main(void) {
       cmocka_unit_test(test_long_values),
       cmocka_unit_test(test_header_form_data_as_written),
       cmocka_unit_test(test_id_unique),
+      cmocka_unit_test(test_id_fork),
       cmocka_unit_test(test_body_stable_and_envelope_roundtrip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

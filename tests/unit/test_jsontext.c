@@ -115,6 +115,27 @@ static void test_string_errors(void **state) {
   expect_ok("\"\xf4\x8f\xbf\xbf\"", "\"\xf4\x8f\xbf\xbf\""); /* U+10FFFF itself is fine */
 }
 
+/* Every byte value at every offset of a word-at-a-time scan: only plain ones pass as they are. */
+static void test_every_byte_everywhere(void **state) {
+  char in[40], out[40], err[256];
+  size_t n;
+
+  for (int c = 0; c < 256; c++) {
+    int plain = c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+
+    for (int k = 1; k < 34; k++) {
+      memset(in, 'a', sizeof(in));
+      in[0] = '"';
+      in[k] = (char)c;
+      in[35] = '"';
+      if ((hl_json_compact(in, 36, out, &n, err, sizeof(err)) == 0) != plain)
+        fail_msg("byte 0x%02x at %d: %s", c, k, plain ? err : "accepted");
+      if (plain && (n != 36 || memcmp(in, out, 36) != 0))
+        fail_msg("byte 0x%02x at %d not copied as it is", c, k);
+    }
+  }
+}
+
 static void test_depth_limit(void **state) {
   char in[2 * (HL_JSON_MAX_DEPTH + 1) + 1], out[sizeof(in)], err[256];
   size_t n;
@@ -324,6 +345,7 @@ int main(void) {
       cmocka_unit_test(test_grammar_errors),
       cmocka_unit_test(test_number_errors),
       cmocka_unit_test(test_string_errors),
+      cmocka_unit_test(test_every_byte_everywhere),
       cmocka_unit_test(test_depth_limit),
       cmocka_unit_test(test_object_members),
       cmocka_unit_test(test_string_decode),
