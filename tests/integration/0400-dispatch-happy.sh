@@ -8,13 +8,17 @@ source "$(dirname "$0")/dispatcher.sh"
 receiver_start r
 U="http://127.0.0.1:$RPORT"
 TB=${TENANT}b
-NEWSEC=whsec_$(head -c 32 /dev/urandom | base64)
-ep_create "ep_inv$PREFIX" "$TENANT" "$U/inv" '["invoice.*"]'
-ep_create "ep_cust$PREFIX" "$TENANT" "$U/cust" '["customer.created"]'
-ep_create "ep_all$PREFIX" "$TENANT" "$U/all" '["*"]' headers '["X-Team: blue"]' \
-  secrets "[{\"secret\":\"$NEWSEC\",\"created\":0,\"expires\":0},{\"secret\":\"$SECRET\",\"created\":0,\"expires\":$(( $(date +%s) * 1000 + 3600000 ))}]"
-ep_create "ep_off$PREFIX" "$TENANT" "$U/off" '["*"]' status disabled disabled_reason "paused by test"
-ep_create "ep_b$PREFIX" "$TB" "$U/b" '["*"]'
+# endpoints through hookline-admin, secrets encrypted at rest (the dispatcher decrypts them)
+HOOKLINE_SECRET_KEY=$(head -c 32 /dev/urandom | base64)
+export HOOKLINE_SECRET_KEY
+ep_admin EINV "$TENANT" "$U/inv" 'invoice.*'
+ep_admin ECUST "$TENANT" "$U/cust" customer.created
+ep_admin EALL "$TENANT" "$U/all" '*' --header 'X-Team: blue'
+# rotation: a new current secret; $SECRET stays valid for the overlap -> two signatures
+admin endpoint rotate-secret "$EALL" >/dev/null || fail "rotate-secret"
+ep_admin EOFF "$TENANT" "$U/off" '*'
+admin endpoint disable "$EOFF" --reason "paused by test" >/dev/null || fail "disable"
+ep_admin EB "$TB" "$U/b" '*'
 
 dispatcher_start d -o http.listen=127.0.0.1:0
 MPORT=$(sed -n 's/.*http listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$T/d.log" | head -1)
@@ -25,7 +29,7 @@ for i in $(seq 1 40); do
   if [ "$i" -le 30 ]; then ten=$TENANT; else ten=$TB; fi
   event "evt_${i}_$PREFIX" "$ten" "${types[$((i % 4))]}" "{\"n\":$i,\"s\":\"caf\\u00e9 \\\"q\\\"\"}" >>"$T/events"
 done
-event "evt_ping1_$PREFIX" "$TENANT" hookline.ping "{\"endpoint_id\":\"ep_cust$PREFIX\"}" >>"$T/events"
+event "evt_ping1_$PREFIX" "$TENANT" hookline.ping "{\"endpoint_id\":\"$ECUST\"}" >>"$T/events"
 event "evt_ping2_$PREFIX" "$TENANT" hookline.ping '{"hello":1}' >>"$T/events"
 grep "\"tenant\":\"$TENANT\"" "$T/events" | publish "$TENANT"
 grep "\"tenant\":\"$TB\"" "$T/events" | publish "$TB"
@@ -75,13 +79,19 @@ PY
 pass "every endpoint got exactly its events, signatures verify"
 
 # the disabled endpoint: no HTTP, a skipped attempt each
-skipped() { [ "$(consume "$PREFIX.attempts" | grep -c "\"endpoint_id\":\"ep_off$PREFIX\".*\"outcome\":\"skipped\"")" -eq 31 ]; }
+skipped() { [ "$(consume "$PREFIX.attempts" | grep -c "\"endpoint_id\":\"$EOFF\".*\"outcome\":\"skipped\"")" -eq 31 ]; }
 wait_until 10 skipped || fail "disabled endpoint: want 31 skipped attempts"
 pass "disabled endpoint skipped and recorded"
-[ "$("${REDIS[@]}" LLEN "hl:recent:ep_inv$PREFIX")" -ge 1 ] || fail "hl:recent not written"
+[ "$("${REDIS[@]}" LLEN "hl:recent:$EINV")" -ge 1 ] || fail "hl:recent not written"
 curl -sf "http://127.0.0.1:$MPORT/metrics" | grep -q '^hookline_deliveries_total{outcome="ok"} 65$' ||
   { curl -s "http://127.0.0.1:$MPORT/metrics" | grep deliveries_total; fail "metrics"; }
 curl -sf "http://127.0.0.1:$MPORT/readyz" >/dev/null || fail "/readyz not ready"
+before_all=$(rec_count r /all)
+admin endpoint test "$ECUST" --wait 15s >"$T/test.out" || { cat "$T/test.out" "$T/admin.log"; fail "endpoint test"; }
+sleep 0.5
+[ "$(rec_count r /cust)" -eq 10 ] && [ "$(rec_count r /all)" -eq "$before_all" ] ||
+  fail "the admin test ping reached $(rec_count r /cust) /cust and $(rec_count r /all) /all"
+pass "hookline-admin endpoint test: delivered to that endpoint only"
 kill -TERM "$DPID"
 rc=0; wait "$DPID" || rc=$?
 [ "$rc" -eq 0 ] || fail "dispatcher exit $rc"

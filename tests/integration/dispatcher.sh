@@ -100,3 +100,20 @@ missing = sum(1 for i in range(1, n + 1) if c["evt_%d" % i] == 0)
 print(len(c), sum(v - 1 for v in c.values()), missing)
 PY
 }
+
+# admin ARGS...: hookline-admin against the test stack
+admin() {
+  "$BIN/hookline-admin" -o "redis.host=$HOOKLINE_REDIS_HOST" -o "redis.port=$HOOKLINE_REDIS_PORT" \
+    -o "topics.prefix=$PREFIX" -o "delivery.allow_cidrs=127.0.0.0/8" "$@" 2>>"$T/admin.log"
+}
+# ep_admin VAR TENANT URL TYPES [create flags...]: `hookline-admin endpoint create` (how users
+# do it) with secret $SECRET; the new id goes to VAR
+ep_admin() {
+  local var=$1 tenant=$2 url=$3 types=$4 out id
+  shift 4
+  out=$(admin endpoint create --tenant "$tenant" --url "$url" --types "$types" --secret "$SECRET" "$@" -o json) ||
+    fail "endpoint create failed: $(tail -2 "$T/admin.log")"
+  id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$out")
+  HL_EP_KEYS+=("hl:ep:$id" "hl:tenant:$tenant:eps" "hl:recent:$id")
+  printf -v "$var" '%s' "$id"
+}
