@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "dispatcher.h"
 #include "log.h"
@@ -37,8 +38,13 @@ typedef struct hl_msg {
   size_t neps;
 } hl_msg_t;
 
+struct hl_epslot;
+
 typedef struct hl_dlv {
   hl_msg_t *msg;
+  struct hl_epslot *slot; /* held while the HTTP request runs */
+  TAILQ_ENTRY(hl_dlv) link;
+  struct hl_dlv_q *queue; /* the queue it waits in, or NULL */
   const hl_endpoint_t *ep;
   int attempt; /* this attempt's number */
   char *history; /* owned JSON array text */
@@ -51,6 +57,24 @@ typedef struct hl_dlv {
   size_t record_len;
   bool to_dlq;
 } hl_dlv_t;
+
+TAILQ_HEAD(hl_dlv_q, hl_dlv);
+
+/* Concurrency of one endpoint in this process, and the deliveries waiting for it. */
+typedef struct hl_epslot {
+  char id[HL_EP_ID_MAX + 1];
+  int in_flight;
+  struct hl_dlv_q queue;
+  struct hl_epslot *next;
+} hl_epslot_t;
+
+#define HL_SLOTS_BUCKETS 1024
+
+typedef struct hl_slots {
+  hl_epslot_t *buckets[HL_SLOTS_BUCKETS];
+  struct hl_dlv_q global; /* waiting for dispatcher.max_in_flight */
+  size_t nqueued;
+} hl_slots_t;
 
 /* A write that must succeed before a message completes: retried with backoff. */
 typedef struct hl_write {
@@ -68,6 +92,7 @@ typedef struct hl_write {
 static void hl_msg_route(hl_msg_t *msg);
 static void hl_msg_check(hl_msg_t *msg);
 static void hl_dlv_start(hl_dlv_t *dlv);
+static void hl_dlv_release(hl_dlv_t *dlv);
 
 static int64_t hl_backoff_next(int64_t *b) {
   *b = *b ? *b * 2 : HL_BACKOFF_MIN_MS;
@@ -532,6 +557,7 @@ static void hl_dlv_http_cb(const hl_http_result_t *res, void *opaque) {
                      res->excerpt_len};
   char *json;
 
+  hl_dlv_release(dlv);
   if (dlv->msg->d->handed_off && res->outcome == HL_HTTP_ERROR) {
     hl_dlv_handoff_first(dlv); /* cut by the drain: no attempt used */
     return;
@@ -555,11 +581,157 @@ static void hl_dlv_http_cb(const hl_http_result_t *res, void *opaque) {
   }
 }
 
+/* ---- concurrency: per endpoint and per process ---- */
+
+static unsigned hl_slots_hash(const char *id) {
+  unsigned h = 5381;
+
+  while (*id)
+    h = h * 33 + (unsigned char)*id++;
+  return h % HL_SLOTS_BUCKETS;
+}
+
+static hl_slots_t *hl_slots(hl_disp_t *d) {
+  if (!d->slots) {
+    d->slots = calloc(1, sizeof(*d->slots));
+    if (d->slots)
+      TAILQ_INIT(&d->slots->global);
+  }
+  return d->slots;
+}
+
+static hl_epslot_t *hl_slot_get(hl_slots_t *ss, const char *id) {
+  hl_epslot_t **pp = &ss->buckets[hl_slots_hash(id)], *slot;
+
+  for (slot = *pp; slot; slot = slot->next) {
+    if (strcmp(slot->id, id) == 0)
+      return slot;
+  }
+  slot = calloc(1, sizeof(*slot));
+  if (!slot)
+    return NULL;
+  snprintf(slot->id, sizeof(slot->id), "%s", id);
+  TAILQ_INIT(&slot->queue);
+  slot->next = *pp;
+  *pp = slot;
+  return slot;
+}
+
+static void hl_slot_maybe_free(hl_slots_t *ss, hl_epslot_t *slot) {
+  hl_epslot_t **pp = &ss->buckets[hl_slots_hash(slot->id)];
+
+  if (slot->in_flight > 0 || !TAILQ_EMPTY(&slot->queue))
+    return;
+  for (; *pp; pp = &(*pp)->next) {
+    if (*pp == slot) {
+      *pp = slot->next;
+      free(slot);
+      return;
+    }
+  }
+}
+
+static void hl_dlv_enqueue(hl_slots_t *ss, hl_dlv_t *dlv, struct hl_dlv_q *q) {
+  TAILQ_INSERT_TAIL(q, dlv, link);
+  dlv->queue = q;
+  ss->nqueued++;
+}
+
+static void hl_dlv_dequeue(hl_slots_t *ss, hl_dlv_t *dlv) {
+  TAILQ_REMOVE(dlv->queue, dlv, link);
+  dlv->queue = NULL;
+  ss->nqueued--;
+}
+
+static void hl_dlv_send(hl_dlv_t *dlv);
+
+/* Start what waits: the endpoint's queue first (a slot just freed), then the process queue. */
+static void hl_slots_pump(hl_disp_t *d, hl_epslot_t *slot) {
+  hl_slots_t *ss = d->slots;
+  hl_dlv_t *dlv;
+
+  if (slot && (dlv = TAILQ_FIRST(&slot->queue)) != NULL) {
+    hl_dlv_dequeue(ss, dlv);
+    hl_dlv_start(dlv);
+  }
+  while (d->http_in_flight < d->max_in_flight && (dlv = TAILQ_FIRST(&ss->global)) != NULL) {
+    hl_dlv_dequeue(ss, dlv);
+    hl_dlv_start(dlv);
+  }
+  if (slot)
+    hl_slot_maybe_free(ss, slot);
+}
+
+/* The HTTP request ended: give its slots back. */
+static void hl_dlv_release(hl_dlv_t *dlv) {
+  hl_disp_t *d = dlv->msg->d;
+  hl_epslot_t *slot = dlv->slot;
+
+  if (!slot)
+    return;
+  dlv->slot = NULL;
+  slot->in_flight--;
+  d->http_in_flight--;
+  hl_slots_pump(d, slot);
+}
+
+void hl_delivery_spill(hl_disp_t *d, const hl_part_t *part) {
+  hl_slots_t *ss = d->slots;
+  hl_epslot_t *slot, *next;
+  hl_dlv_t *dlv, *tmp;
+  size_t i, n = 0;
+
+  if (!ss)
+    return;
+  for (i = 0; i < HL_SLOTS_BUCKETS; i++) {
+    for (slot = ss->buckets[i]; slot; slot = next) {
+      next = slot->next;
+      for (dlv = TAILQ_FIRST(&slot->queue); dlv; dlv = tmp) {
+        tmp = TAILQ_NEXT(dlv, link);
+        if (part && dlv->msg->part != part)
+          continue;
+        hl_dlv_dequeue(ss, dlv);
+        hl_dlv_handoff_first(dlv);
+        n++;
+      }
+      hl_slot_maybe_free(ss, slot);
+    }
+  }
+  while (!part && (dlv = TAILQ_FIRST(&ss->global)) != NULL) {
+    hl_dlv_dequeue(ss, dlv);
+    hl_dlv_handoff_first(dlv);
+    n++;
+  }
+  if (n) {
+    hl_metric_add(d->m.spilled, NULL, (double)n);
+    hl_info("spilled %zu waiting deliveries to the first retry tier%s", n,
+            part ? " (an endpoint backlog filled an ack window)" : "");
+  }
+}
+
+void hl_delivery_destroy(hl_disp_t *d) {
+  hl_slots_t *ss = d->slots;
+  hl_epslot_t *slot, *next;
+  size_t i;
+
+  if (!ss)
+    return;
+  for (i = 0; i < HL_SLOTS_BUCKETS; i++) {
+    for (slot = ss->buckets[i]; slot; slot = next) {
+      next = slot->next;
+      free(slot);
+    }
+  }
+  free(ss);
+  d->slots = NULL;
+}
+
 static void hl_dlv_start(hl_dlv_t *dlv) {
   hl_disp_t *d = dlv->msg->d;
   const hl_endpoint_t *ep = dlv->ep;
-  hl_sign_key_t keys[HL_EP_MAX_SECRETS];
-  hl_http_req_t req;
+  hl_slots_t *ss = hl_slots(d);
+  hl_epslot_t *slot;
+  int cap = ep->max_in_flight > 0 ? ep->max_in_flight : d->ep_max_in_flight;
 
   if (!ep->enabled) {
     hl_dlv_skip(dlv, ep->disabled_reason ? ep->disabled_reason : "endpoint disabled");
@@ -569,6 +741,38 @@ static void hl_dlv_start(hl_dlv_t *dlv) {
     hl_dlv_handoff_first(dlv);
     return;
   }
+  slot = ss ? hl_slot_get(ss, ep->id) : NULL;
+  if (!slot) {
+    hl_dlv_send(dlv); /* out of memory for bookkeeping: send uncapped rather than stall */
+    return;
+  }
+  if (slot->in_flight >= cap && dlv->msg->part->paused_full) {
+    hl_metric_add(d->m.spilled, NULL, 1); /* its window is already full: do not wait in it */
+    hl_dlv_handoff_first(dlv);
+    return;
+  }
+  if (slot->in_flight >= cap) {
+    hl_metric_add(d->m.queued, "cap=\"endpoint\"", 1);
+    hl_dlv_enqueue(ss, dlv, &slot->queue);
+    return;
+  }
+  if (d->http_in_flight >= d->max_in_flight) {
+    hl_metric_add(d->m.queued, "cap=\"process\"", 1);
+    hl_dlv_enqueue(ss, dlv, &ss->global);
+    return;
+  }
+  slot->in_flight++;
+  d->http_in_flight++;
+  dlv->slot = slot;
+  hl_dlv_send(dlv);
+}
+
+static void hl_dlv_send(hl_dlv_t *dlv) {
+  hl_disp_t *d = dlv->msg->d;
+  const hl_endpoint_t *ep = dlv->ep;
+  hl_sign_key_t keys[HL_EP_MAX_SECRETS];
+  hl_http_req_t req;
+
   memset(&req, 0, sizeof(req));
   req.url = ep->url;
   req.msg_id = dlv->msg->rec.ev.id;
@@ -581,6 +785,7 @@ static void hl_dlv_start(hl_dlv_t *dlv) {
   req.timeout_ms = ep->timeout_ms;
   if (hl_http_send(d->http, &req, hl_dlv_http_cb, dlv) != 0) {
     hl_warn("delivery of %s to %s refused by the HTTP engine; handing off", req.msg_id, ep->id);
+    hl_dlv_release(dlv);
     hl_dlv_handoff_first(dlv);
   }
 }
@@ -616,6 +821,11 @@ void hl_delivery_metrics_init(hl_disp_t *d) {
       "Deliveries of re-consumed records skipped because hl:done says they succeeded.");
   d->m.lookup_waits = hl_metrics_counter(
       m, "hookline_redis_waits_total", "Lookups/checks retried later because Redis failed.");
+  d->m.queued = hl_metrics_counter(m, "hookline_deliveries_queued_total",
+                                   "Deliveries that waited for a concurrency slot, by cap.");
+  d->m.spilled = hl_metrics_counter(
+      m, "hookline_deliveries_spilled_total",
+      "Waiting deliveries handed to the first retry tier early (full window, drain).");
   d->m.redis_errors = hl_metrics_counter(m, "hookline_redis_errors_total", "Redis errors.");
   d->m.kafka_errors = hl_metrics_counter(m, "hookline_kafka_errors_total", "Kafka errors.");
 }

@@ -63,7 +63,10 @@ typedef struct hl_disp {
 
   size_t msgs_pending; /* consumed messages not yet complete */
   size_t dlv_in_flight; /* deliveries started, not complete */
-  size_t max_in_flight;
+  size_t http_in_flight; /* of which HTTP requests running (<= max_in_flight) */
+  size_t max_in_flight;  /* dispatcher.max_in_flight */
+  int ep_max_in_flight;  /* endpoint.max_in_flight: default per-endpoint cap */
+  struct hl_slots *slots; /* delivery.c: per-endpoint concurrency and the waiting queues */
   size_t max_bytes;
   int64_t done_ttl_ms;
   bool done_markers;
@@ -75,7 +78,7 @@ typedef struct hl_disp {
   struct {
     hl_metric_t *consumed, *invalid, *deliveries, *attempt_latency, *e2e_latency, *in_flight,
         *window_depth, *retry_writes, *dlq_writes, *redis_errors, *kafka_errors, *assigned,
-        *pending, *skipped_done, *lookup_waits;
+        *pending, *skipped_done, *lookup_waits, *queued, *spilled;
   } m;
 } hl_disp_t;
 
@@ -98,6 +101,13 @@ void hl_kafka_stop(hl_disp_t *d);
 /* delivery.c: take one consumed message (the window already tracks its offset). */
 void hl_delivery_on_message(hl_disp_t *d, hl_part_t *part, const rd_kafka_message_t *msg);
 void hl_delivery_metrics_init(hl_disp_t *d);
+/*
+ * Hand deliveries waiting for an endpoint slot to the first retry tier (no attempt used): those
+ * of part's messages (its window is full: an endpoint's backlog pins it), or all of them
+ * (part NULL, the drain's hand-off).
+ */
+void hl_delivery_spill(hl_disp_t *d, const hl_part_t *part);
+void hl_delivery_destroy(hl_disp_t *d);
 
 /* server.c */
 int hl_server_start(hl_disp_t *d, char *errstr, size_t errsize);

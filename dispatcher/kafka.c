@@ -273,11 +273,12 @@ static void hl_kafka_on_message(hl_disp_t *d, rd_kafka_message_t *msg) {
     return; /* not above the last one taken: a stale copy from before a seek */
   hl_metric_add(d->m.consumed, part->tier < 0 ? "topic=\"events\"" : "topic=\"retry\"", 1);
   d->msgs_pending++;
+  hl_delivery_on_message(d, part, msg);
   if (hl_ackwin_full(part->aw) && !part->paused_full) {
     part->paused_full = true;
     hl_part_pause(part, true);
+    hl_delivery_spill(d, part);
   }
-  hl_delivery_on_message(d, part, msg);
 }
 
 static void hl_kafka_consumer_ready(evutil_socket_t fd, short what, void *arg) {

@@ -101,6 +101,7 @@ static void hl_drain_tick(evutil_socket_t fd, short what, void *arg) {
   if (!d->handed_off && now >= handoff_at) {
     hl_info("drain: handing %zu in-flight deliveries to the first retry tier", d->dlv_in_flight);
     d->handed_off = true;
+    hl_delivery_spill(d, NULL);
     hl_http_destroy(&d->http);
   }
   if (now >= d->drain_deadline_ms - reserve) {
@@ -158,6 +159,7 @@ static int hl_disp_start(hl_disp_t *d, char *errstr, size_t errsize) {
   d->max_bytes = (size_t)hl_conf_int(d->conf, "events.max_bytes");
   d->done_markers = hl_conf_bool(d->conf, "dispatcher.done_markers");
   d->max_in_flight = (size_t)hl_conf_int(d->conf, "dispatcher.max_in_flight");
+  d->ep_max_in_flight = (int)hl_conf_int(d->conf, "endpoint.max_in_flight");
   if (hl_disp_topics(d, errstr, errsize) != 0)
     return -1;
   d->metrics = hl_metrics_new();
@@ -181,6 +183,7 @@ static void hl_disp_stop(hl_disp_t *d) {
   hl_server_stop(d);
   hl_kafka_stop(d);
   hl_http_destroy(&d->http);
+  hl_delivery_destroy(d);
   hl_state_destroy(&d->st);
   hl_metrics_destroy(&d->metrics);
   hl_tiers_destroy(&d->tiers);
