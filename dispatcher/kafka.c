@@ -367,6 +367,11 @@ static rd_kafka_conf_t *hl_kafka_conf(hl_disp_t *d, char *errstr, size_t errsize
   rd_kafka_conf_set_opaque(kc, d);
   rd_kafka_conf_set_log_cb(kc, hl_kafka_log_cb);
   rd_kafka_conf_set_error_cb(kc, hl_kafka_error_cb);
+  /* librdkafka's logs are served on the loop (rd_kafka_set_log_queue), not from its threads */
+  if (rd_kafka_conf_set(kc, "log.queue", "true", errstr, errsize) != RD_KAFKA_CONF_OK) {
+    rd_kafka_conf_destroy(kc);
+    return NULL;
+  }
   for (i = 0; i < hl_conf_kafka_count(d->conf); i++) {
     hl_conf_kafka_get(d->conf, i, &k, &v);
     if (rd_kafka_conf_set(kc, k, v, errstr, errsize) != RD_KAFKA_CONF_OK) {
@@ -457,6 +462,7 @@ static int hl_kafka_producer_new(hl_disp_t *d, char *errstr, size_t errsize) {
     rd_kafka_conf_destroy(kc);
     return -1;
   }
+  rd_kafka_set_log_queue(d->producer, NULL);
   d->pq = rd_kafka_queue_get_main(d->producer);
   return hl_kafka_pipe(d, d->pq, d->ppipe, hl_kafka_producer_ready, &d->ev_pq);
 }
@@ -481,6 +487,7 @@ static int hl_kafka_consumer_new(hl_disp_t *d, char *errstr, size_t errsize) {
     rd_kafka_conf_destroy(kc);
     return -1;
   }
+  rd_kafka_set_log_queue(d->consumer, NULL); /* main queue, forwarded to the consumer queue */
   rd_kafka_poll_set_consumer(d->consumer);
   d->cq = rd_kafka_queue_get_consumer(d->consumer);
   return hl_kafka_pipe(d, d->cq, d->cpipe, hl_kafka_consumer_ready, &d->ev_cq);
@@ -562,4 +569,11 @@ void hl_kafka_stop(hl_disp_t *d) {
   if (d->producer)
     rd_kafka_destroy(d->producer);
   d->consumer = d->producer = NULL;
+  for (int i = 0; i < 2; i++) { /* only now: librdkafka wrote to them until destroyed */
+    if (d->cpipe[i] > 0)
+      close(d->cpipe[i]);
+    if (d->ppipe[i] > 0)
+      close(d->ppipe[i]);
+    d->cpipe[i] = d->ppipe[i] = -1;
+  }
 }
