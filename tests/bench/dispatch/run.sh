@@ -9,7 +9,7 @@ source "$(dirname "$0")/../../integration/dispatcher.sh"
 N=${1:-20000} EPS=${2:-1}
 receiver_start r
 for e in $(seq 1 "$EPS"); do ep_create "ep_b${e}_$PREFIX" "$TENANT" "http://127.0.0.1:$RPORT/e$e" '["*"]'; done
-dispatcher_start d -o topics.partitions=6 -o http.listen=127.0.0.1:0 -o log.level=warn
+dispatcher_start d -o topics.partitions=6 -o http.listen=127.0.0.1:0
 MPORT=$(sed -n 's/.*http listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$T/d.log" | head -1)
 t0=$(date +%s.%N)
 publish_many "$N" bench.event
