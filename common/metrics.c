@@ -40,7 +40,9 @@ typedef struct hl_buf {
   int failed;
 } hl_buf_t;
 
-hl_metrics_t *hl_metrics_new(void) { return calloc(1, sizeof(hl_metrics_t)); }
+hl_metrics_t *hl_metrics_new(void) {
+  return calloc(1, sizeof(hl_metrics_t));
+}
 
 static void hl_series_free_all(hl_series_t *s) {
   while (s) {
@@ -224,8 +226,7 @@ static void hl_buf_labels(hl_buf_t *b, const char *labels, const char *extra) {
 
   if (!has_l && !has_e)
     return;
-  hl_buf_printf(b, "{%s%s%s}", has_l ? labels : "", has_l && has_e ? "," : "",
-                has_e ? extra : "");
+  hl_buf_printf(b, "{%s%s%s}", has_l ? labels : "", has_l && has_e ? "," : "", has_e ? extra : "");
 }
 
 static void hl_render_histogram(hl_buf_t *b, const hl_metric_t *mt, const hl_series_t *s) {

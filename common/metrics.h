@@ -25,8 +25,8 @@ hl_metric_t *hl_metrics_gauge(hl_metrics_t *m, const char *name, const char *hel
 hl_metric_t *hl_metrics_histogram(hl_metrics_t *m, const char *name, const char *help,
                                   const double *buckets, size_t nbuckets);
 
-void hl_metric_add(hl_metric_t *mt, const char *labels, double v); /* counters, gauges */
-void hl_metric_set(hl_metric_t *mt, const char *labels, double v); /* gauges */
+void hl_metric_add(hl_metric_t *mt, const char *labels, double v);     /* counters, gauges */
+void hl_metric_set(hl_metric_t *mt, const char *labels, double v);     /* gauges */
 void hl_metric_observe(hl_metric_t *mt, const char *labels, double v); /* histograms */
 /* Drop every series of a gauge (before re-setting per-partition values). */
 void hl_metric_reset(hl_metric_t *mt);

@@ -152,9 +152,8 @@ void hl_record_clear(hl_record_t *rec) {
   memset(rec, 0, sizeof(*rec));
 }
 
-char *hl_record_invalid_json(const void *raw, size_t raw_len, const char *reason,
-                             const char *topic, int32_t partition, int64_t offset,
-                             size_t *len) {
+char *hl_record_invalid_json(const void *raw, size_t raw_len, const char *reason, const char *topic,
+                             int32_t partition, int64_t offset, size_t *len) {
   json_t *o = json_object(), *src = json_object();
   size_t b64sz = 4 * ((raw_len + 2) / 3) + 1;
   char *b64 = malloc(b64sz);

@@ -120,6 +120,12 @@ int64_t hl_ackwin_store_offset(const hl_ackwin_t *aw) {
   return aw->last < 0 ? -1 : aw->last + 1;
 }
 
-size_t hl_ackwin_depth(const hl_ackwin_t *aw) { return aw->count; }
-bool hl_ackwin_full(const hl_ackwin_t *aw) { return aw->count >= aw->cap; }
-size_t hl_ackwin_cap(const hl_ackwin_t *aw) { return aw->cap; }
+size_t hl_ackwin_depth(const hl_ackwin_t *aw) {
+  return aw->count;
+}
+bool hl_ackwin_full(const hl_ackwin_t *aw) {
+  return aw->count >= aw->cap;
+}
+size_t hl_ackwin_cap(const hl_ackwin_t *aw) {
+  return aw->cap;
+}

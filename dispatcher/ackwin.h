@@ -16,7 +16,8 @@ typedef struct hl_ackwin hl_ackwin_t;
 hl_ackwin_t *hl_ackwin_new(size_t cap);
 void hl_ackwin_destroy(hl_ackwin_t **aw);
 
-/* Track a consumed offset (ascending).  0 ok, -1 on allocation failure or a non-ascending offset. */
+/* Track a consumed offset (ascending).  0 ok, -1 on allocation failure or a non-ascending offset.
+ */
 int hl_ackwin_add(hl_ackwin_t *aw, int64_t offset);
 /* Untake the offset just added (a tier record that is not due yet: it will be consumed again). */
 int hl_ackwin_forget_last(hl_ackwin_t *aw, int64_t offset);

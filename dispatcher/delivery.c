@@ -27,10 +27,10 @@ typedef struct hl_msg {
   hl_disp_t *d;
   hl_part_t *part; /* held */
   int64_t offset;
-  hl_record_t rec; /* rec.ev: the event; for tier records also endpoint, attempts, history */
-  bool is_record;  /* came from a retry tier */
+  hl_record_t rec;        /* rec.ev: the event; for tier records also endpoint, attempts, history */
+  bool is_record;         /* came from a retry tier */
   hl_subs_tenant_t *snap; /* held once routed */
-  size_t pending;  /* deliveries not complete, +1 while routing */
+  size_t pending;         /* deliveries not complete, +1 while routing */
   int64_t backoff_ms;
   struct event *timer; /* lookup / done-check retry */
   void (*retry_fn)(struct hl_msg *msg);
@@ -46,7 +46,7 @@ typedef struct hl_dlv {
   TAILQ_ENTRY(hl_dlv) link;
   struct hl_dlv_q *queue; /* the queue it waits in, or NULL */
   const hl_endpoint_t *ep;
-  int attempt; /* this attempt's number */
+  int attempt;   /* this attempt's number */
   char *history; /* owned JSON array text */
   int64_t backoff_ms;
   struct event *timer;
@@ -145,8 +145,8 @@ static void hl_write_dr(rd_kafka_resp_err_t err, void *opaque) {
 }
 
 static void hl_write_send(hl_write_t *w) {
-  if (hl_kafka_produce(w->d, w->topic, w->key[0] ? w->key : NULL, w->val, w->len, hl_write_dr,
-                       w) != 0)
+  if (hl_kafka_produce(w->d, w->topic, w->key[0] ? w->key : NULL, w->val, w->len, hl_write_dr, w) !=
+      0)
     hl_timer_in(w->timer, hl_backoff_next(&w->backoff_ms));
 }
 
@@ -207,7 +207,9 @@ static void hl_msg_retry(hl_msg_t *msg, void (*fn)(hl_msg_t *)) {
   hl_timer_in(msg->timer, hl_backoff_next(&msg->backoff_ms));
 }
 
-static void hl_msg_invalid_done(void *opaque) { hl_msg_unref(opaque); }
+static void hl_msg_invalid_done(void *opaque) {
+  hl_msg_unref(opaque);
+}
 
 static void hl_msg_invalid(hl_disp_t *d, hl_msg_t *msg, const rd_kafka_message_t *rkm,
                            const char *reason) {
@@ -244,7 +246,8 @@ static const char *hl_msg_ping_target(const hl_msg_t *msg, char *out, size_t out
 static void hl_msg_select(hl_msg_t *msg) {
   const hl_subs_tenant_t *snap = msg->snap;
   char target[HL_EP_ID_MAX + 8];
-  const char *only = msg->is_record ? msg->rec.endpoint_id : hl_msg_ping_target(msg, target, sizeof(target));
+  const char *only =
+      msg->is_record ? msg->rec.endpoint_id : hl_msg_ping_target(msg, target, sizeof(target));
   size_t i;
 
   msg->eps = calloc(snap->neps ? snap->neps : 1, sizeof(*msg->eps));
@@ -421,7 +424,9 @@ static void hl_dlv_finish(hl_dlv_t *dlv) {
   hl_msg_unref(msg);
 }
 
-static void hl_dlv_finish_cb(void *opaque) { hl_dlv_finish(opaque); }
+static void hl_dlv_finish_cb(void *opaque) {
+  hl_dlv_finish(opaque);
+}
 
 /* Log the attempt: <p>.attempts (key endpoint id) and hl:recent:<ep>; returns the JSON (owned). */
 static char *hl_dlv_log_attempt(hl_dlv_t *dlv, const hl_attempt_t *at) {
@@ -438,8 +443,8 @@ static char *hl_dlv_log_attempt(hl_dlv_t *dlv, const hl_attempt_t *at) {
 
 static void hl_dlv_skip(hl_dlv_t *dlv, const char *why) {
   const hl_event_t *ev = &dlv->msg->rec.ev;
-  hl_attempt_t at = {ev->id, dlv->ep->id, ev->tenant, dlv->attempt, hl_now_ms(), 0, 0,
-                     "skipped", why, NULL, 0};
+  hl_attempt_t at = {ev->id, dlv->ep->id, ev->tenant, dlv->attempt, hl_now_ms(), 0, 0, "skipped",
+                     why,    NULL,        0};
 
   free(hl_dlv_log_attempt(dlv, &at));
   hl_metric_add(dlv->msg->d->m.deliveries, "outcome=\"skipped\"", 1);
@@ -551,9 +556,16 @@ static void hl_dlv_metrics(hl_dlv_t *dlv, const hl_http_result_t *res) {
 static void hl_dlv_http_cb(const hl_http_result_t *res, void *opaque) {
   hl_dlv_t *dlv = opaque;
   const hl_event_t *ev = &dlv->msg->rec.ev;
-  hl_attempt_t at = {ev->id, dlv->ep->id, ev->tenant, dlv->attempt, res->ts_ms, res->status,
-                     res->latency_us / 1000, hl_http_outcome_str(res->outcome),
-                     res->error && *res->error ? res->error : NULL, res->excerpt,
+  hl_attempt_t at = {ev->id,
+                     dlv->ep->id,
+                     ev->tenant,
+                     dlv->attempt,
+                     res->ts_ms,
+                     res->status,
+                     res->latency_us / 1000,
+                     hl_http_outcome_str(res->outcome),
+                     res->error && *res->error ? res->error : NULL,
+                     res->excerpt,
                      res->excerpt_len};
   char *json;
 
@@ -799,28 +811,28 @@ void hl_delivery_metrics_init(hl_disp_t *d) {
                                      "Records consumed, by topic kind (events, retry).");
   d->m.invalid = hl_metrics_counter(m, "hookline_events_invalid_total",
                                     "Events that failed to decode or validate (sent to the DLQ).");
-  d->m.deliveries = hl_metrics_counter(m, "hookline_deliveries_total",
-                                       "Delivery attempts by outcome.");
+  d->m.deliveries =
+      hl_metrics_counter(m, "hookline_deliveries_total", "Delivery attempts by outcome.");
   d->m.attempt_latency = hl_metrics_histogram(m, "hookline_attempt_duration_seconds",
                                               "HTTP attempt latency.", lat, 13);
-  d->m.e2e_latency = hl_metrics_histogram(
-      m, "hookline_end_to_end_seconds", "Event timestamp to a 2xx answer.", e2e, 13);
-  d->m.in_flight = hl_metrics_gauge(m, "hookline_deliveries_in_flight",
-                                    "Deliveries started and not complete.");
+  d->m.e2e_latency = hl_metrics_histogram(m, "hookline_end_to_end_seconds",
+                                          "Event timestamp to a 2xx answer.", e2e, 13);
+  d->m.in_flight =
+      hl_metrics_gauge(m, "hookline_deliveries_in_flight", "Deliveries started and not complete.");
   d->m.pending = hl_metrics_gauge(m, "hookline_messages_pending",
                                   "Consumed records not yet complete (all ack windows).");
-  d->m.window_depth = hl_metrics_gauge(m, "hookline_ack_window_depth",
-                                       "Ack window depth per assigned partition.");
+  d->m.window_depth =
+      hl_metrics_gauge(m, "hookline_ack_window_depth", "Ack window depth per assigned partition.");
   d->m.assigned = hl_metrics_gauge(m, "hookline_partitions_assigned", "Partitions assigned.");
   d->m.retry_writes = hl_metrics_counter(m, "hookline_retry_writes_total",
                                          "Deliveries handed to a retry tier, by tier.");
-  d->m.dlq_writes = hl_metrics_counter(m, "hookline_dlq_writes_total",
-                                       "Records written to the DLQ, by reason.");
+  d->m.dlq_writes =
+      hl_metrics_counter(m, "hookline_dlq_writes_total", "Records written to the DLQ, by reason.");
   d->m.skipped_done = hl_metrics_counter(
       m, "hookline_deliveries_already_done_total",
       "Deliveries of re-consumed records skipped because hl:done says they succeeded.");
-  d->m.lookup_waits = hl_metrics_counter(
-      m, "hookline_redis_waits_total", "Lookups/checks retried later because Redis failed.");
+  d->m.lookup_waits = hl_metrics_counter(m, "hookline_redis_waits_total",
+                                         "Lookups/checks retried later because Redis failed.");
   d->m.queued = hl_metrics_counter(m, "hookline_deliveries_queued_total",
                                    "Deliveries that waited for a concurrency slot, by cap.");
   d->m.spilled = hl_metrics_counter(

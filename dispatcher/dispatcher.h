@@ -30,11 +30,11 @@ struct evhttp;
 typedef struct hl_part {
   char topic[HL_TOPIC_MAX];
   int32_t partition;
-  int tier;              /* distinct tier topic index, -1 for <p>.events */
+  int tier; /* distinct tier topic index, -1 for <p>.events */
   hl_ackwin_t *aw;
-  bool revoked;          /* no longer ours: completions store nothing */
-  bool paused_full;      /* paused because the ack window is full */
-  bool waiting_due;      /* tier partition paused until its head is due */
+  bool revoked;     /* no longer ours: completions store nothing */
+  bool paused_full; /* paused because the ack window is full */
+  bool waiting_due; /* tier partition paused until its head is due */
   struct event *due_timer;
   struct hl_disp *d;
   int refcnt;
@@ -52,7 +52,7 @@ typedef struct hl_disp {
   rd_kafka_queue_t *cq, *pq;
   int cpipe[2], ppipe[2];
   struct event *ev_cq, *ev_pq, *ev_tick;
-  hl_part_t *parts;   /* assigned partitions */
+  hl_part_t *parts; /* assigned partitions */
   size_t nassigned;
   bool kafka_up;
 
@@ -61,18 +61,18 @@ typedef struct hl_disp {
   struct evhttp *httpd;
   hl_metrics_t *metrics;
 
-  size_t msgs_pending; /* consumed messages not yet complete */
-  size_t dlv_in_flight; /* deliveries started, not complete */
-  size_t http_in_flight; /* of which HTTP requests running (<= max_in_flight) */
-  size_t max_in_flight;  /* dispatcher.max_in_flight */
-  int ep_max_in_flight;  /* endpoint.max_in_flight: default per-endpoint cap */
+  size_t msgs_pending;    /* consumed messages not yet complete */
+  size_t dlv_in_flight;   /* deliveries started, not complete */
+  size_t http_in_flight;  /* of which HTTP requests running (<= max_in_flight) */
+  size_t max_in_flight;   /* dispatcher.max_in_flight */
+  int ep_max_in_flight;   /* endpoint.max_in_flight: default per-endpoint cap */
   struct hl_slots *slots; /* delivery.c: per-endpoint concurrency and the waiting queues */
   size_t max_bytes;
   int64_t done_ttl_ms;
   bool done_markers;
 
   bool draining;
-  bool handed_off;     /* in-flight HTTP was cut and handed to the first tier */
+  bool handed_off; /* in-flight HTTP was cut and handed to the first tier */
   int64_t drain_start_ms, drain_deadline_ms;
 
   struct {
@@ -87,8 +87,8 @@ int hl_kafka_start(hl_disp_t *d, char *errstr, size_t errsize);
 /* Produce a copy of the value; cb(err, opaque) runs on the loop when the broker acked (err 0)
  * or the write failed for good.  cb may be NULL (fire and forget).  0 queued, -1 refused. */
 typedef void hl_kafka_dr_cb(rd_kafka_resp_err_t err, void *opaque);
-int hl_kafka_produce(hl_disp_t *d, const char *topic, const char *key, const void *val,
-                     size_t len, hl_kafka_dr_cb *cb, void *opaque);
+int hl_kafka_produce(hl_disp_t *d, const char *topic, const char *key, const void *val, size_t len,
+                     hl_kafka_dr_cb *cb, void *opaque);
 /* The message at offset completed: advance the window, store, resume a full partition. */
 void hl_kafka_complete(hl_part_t *part, int64_t offset);
 void hl_kafka_part_release(hl_part_t **part);

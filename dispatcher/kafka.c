@@ -326,8 +326,8 @@ static void hl_kafka_producer_ready(evutil_socket_t fd, short what, void *arg) {
   rd_kafka_poll(d->producer, 0);
 }
 
-int hl_kafka_produce(hl_disp_t *d, const char *topic, const char *key, const void *val,
-                     size_t len, hl_kafka_dr_cb *cb, void *opaque) {
+int hl_kafka_produce(hl_disp_t *d, const char *topic, const char *key, const void *val, size_t len,
+                     hl_kafka_dr_cb *cb, void *opaque) {
   hl_dr_t *dr = calloc(1, sizeof(*dr));
   rd_kafka_resp_err_t err;
 
@@ -335,10 +335,10 @@ int hl_kafka_produce(hl_disp_t *d, const char *topic, const char *key, const voi
     return -1;
   dr->cb = cb;
   dr->opaque = opaque;
-  err = rd_kafka_producev(d->producer, RD_KAFKA_V_TOPIC(topic),
-                          RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-                          RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_OPAQUE(dr), RD_KAFKA_V_END);
+  err = rd_kafka_producev(
+      d->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+      RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_OPAQUE(dr), RD_KAFKA_V_END);
   if (err) {
     hl_metric_add(d->m.kafka_errors, NULL, 1);
     hl_warn("produce to %s: %s", topic, rd_kafka_err2str(err));
@@ -470,8 +470,8 @@ static int hl_kafka_producer_new(hl_disp_t *d, char *errstr, size_t errsize) {
 static int hl_kafka_consumer_new(hl_disp_t *d, char *errstr, size_t errsize) {
   rd_kafka_conf_t *kc = hl_kafka_conf(d, errstr, errsize);
 
-  if (!kc || hl_kafka_set(kc, "group.id", hl_conf_str(d->conf, "dispatcher.group_id"), errstr,
-                          errsize) ||
+  if (!kc ||
+      hl_kafka_set(kc, "group.id", hl_conf_str(d->conf, "dispatcher.group_id"), errstr, errsize) ||
       hl_kafka_set(kc, "partition.assignment.strategy", "cooperative-sticky", errstr, errsize) ||
       hl_kafka_set(kc, "enable.auto.offset.store", "false", errstr, errsize) ||
       hl_kafka_set(kc, "enable.auto.commit", "true", errstr, errsize) ||
@@ -537,7 +537,8 @@ void hl_kafka_stop(hl_disp_t *d) {
   if (d->producer) {
     err = rd_kafka_flush(d->producer, 10000); /* delivery reports may still store offsets */
     if (err)
-      hl_warn("producer flush: %s (%d left)", rd_kafka_err2str(err), rd_kafka_outq_len(d->producer));
+      hl_warn("producer flush: %s (%d left)", rd_kafka_err2str(err),
+              rd_kafka_outq_len(d->producer));
   }
   if (d->consumer) {
     err = rd_kafka_commit(d->consumer, NULL, 0);

@@ -227,8 +227,8 @@ int main(int argc, char **argv) {
     hl_error("start-up failed: cannot install signal handlers");
     goto out;
   }
-  hl_info("hookline-dispatcher %s consuming %s and %zu retry tier(s) as group %s",
-          HOOKLINE_VERSION, d.topic_events, hl_tiers_topic_count(d.tiers),
+  hl_info("hookline-dispatcher %s consuming %s and %zu retry tier(s) as group %s", HOOKLINE_VERSION,
+          d.topic_events, hl_tiers_topic_count(d.tiers),
           hl_conf_str(d.conf, "dispatcher.group_id"));
   event_base_dispatch(d.base);
   rc = 0;

@@ -91,9 +91,15 @@ void hl_tiers_destroy(hl_tiers_t **tiers) {
   *tiers = NULL;
 }
 
-size_t hl_tiers_count(const hl_tiers_t *t) { return t->n; }
-int64_t hl_tiers_delay_ms(const hl_tiers_t *t, size_t i) { return i < t->n ? t->delays[i] : 0; }
-size_t hl_tiers_topic_count(const hl_tiers_t *t) { return t->ntopics; }
+size_t hl_tiers_count(const hl_tiers_t *t) {
+  return t->n;
+}
+int64_t hl_tiers_delay_ms(const hl_tiers_t *t, size_t i) {
+  return i < t->n ? t->delays[i] : 0;
+}
+size_t hl_tiers_topic_count(const hl_tiers_t *t) {
+  return t->ntopics;
+}
 const char *hl_tiers_topic_suffix(const hl_tiers_t *t, size_t i) {
   return i < t->ntopics ? t->topic_suffix[i] : NULL;
 }
@@ -132,4 +138,6 @@ int hl_tiers_next(const hl_tiers_t *t, int attempt, int64_t retry_after_ms, int6
   return 0;
 }
 
-size_t hl_tiers_first_topic(const hl_tiers_t *t) { return hl_tiers_topic_for(t, t->delays[0]); }
+size_t hl_tiers_first_topic(const hl_tiers_t *t) {
+  return hl_tiers_topic_for(t, t->delays[0]);
+}

@@ -20,9 +20,9 @@ typedef struct hl_tiers hl_tiers_t;
 hl_tiers_t *hl_tiers_new(const char *schedule, int jitter_pct, char *errstr, size_t errsize);
 void hl_tiers_destroy(hl_tiers_t **tiers);
 
-size_t hl_tiers_count(const hl_tiers_t *tiers);          /* schedule entries */
+size_t hl_tiers_count(const hl_tiers_t *tiers); /* schedule entries */
 int64_t hl_tiers_delay_ms(const hl_tiers_t *tiers, size_t i);
-size_t hl_tiers_topic_count(const hl_tiers_t *tiers);    /* distinct delays */
+size_t hl_tiers_topic_count(const hl_tiers_t *tiers); /* distinct delays */
 /* Suffix of distinct topic i, e.g. "retry.5s" (the topic is "<prefix>.<suffix>"). */
 const char *hl_tiers_topic_suffix(const hl_tiers_t *tiers, size_t i);
 /* Nominal delay of distinct topic i. */

@@ -35,8 +35,8 @@ static void test_record_roundtrip(void **state) {
   rec.attempt = 2;
   rec.due_ms = 1234;
   for (i = 1; i <= HL_RECORD_HISTORY_MAX + 3; i++) {
-    hl_attempt_t at = {"evt_1", "ep_abc", "acme", i, 1000, 500, 12, "status", "HTTP 500",
-                       "oops", 4};
+    hl_attempt_t at = {"evt_1", "ep_abc", "acme",     i,      1000, 500,
+                       12,      "status", "HTTP 500", "oops", 4};
     char *a = hl_attempt_to_json(&at, NULL);
     assert_non_null(a);
     assert_int_equal(hl_record_history_add(&rec, a), 0);
