@@ -198,6 +198,12 @@ static void hl_msg_timer_cb(evutil_socket_t fd, short what, void *arg) {
 
   (void)fd;
   (void)what;
+  if (msg->part->revoked) {
+    /* still routing (no delivery started) and no longer ours: the new owner re-consumes it */
+    msg->d->msgs_pending--;
+    hl_msg_free(msg);
+    return;
+  }
   msg->retry_fn(msg);
 }
 

@@ -328,9 +328,12 @@ static void hl_kafka_producer_ready(evutil_socket_t fd, short what, void *arg) {
 
 int hl_kafka_produce(hl_disp_t *d, const char *topic, const char *key, const void *val, size_t len,
                      hl_kafka_dr_cb *cb, void *opaque) {
-  hl_dr_t *dr = calloc(1, sizeof(*dr));
+  hl_dr_t *dr;
   rd_kafka_resp_err_t err;
 
+  if (!d->producer)
+    return -1; /* shut down */
+  dr = calloc(1, sizeof(*dr));
   if (!dr)
     return -1;
   dr->cb = cb;

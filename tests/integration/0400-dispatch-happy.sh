@@ -86,6 +86,8 @@ pass "disabled endpoint skipped and recorded"
 curl -sf "http://127.0.0.1:$MPORT/metrics" | grep -q '^hookline_deliveries_total{outcome="ok"} 65$' ||
   { curl -s "http://127.0.0.1:$MPORT/metrics" | grep deliveries_total; fail "metrics"; }
 curl -sf "http://127.0.0.1:$MPORT/readyz" >/dev/null || fail "/readyz not ready"
+[ "$(curl -s "http://127.0.0.1:$MPORT/healthz")" = ok ] || fail "/healthz"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/nope")" = 404 ] || fail "404"
 before_all=$(rec_count r /all)
 admin endpoint test "$ECUST" --wait 15s >"$T/test.out" || { cat "$T/test.out" "$T/admin.log"; fail "endpoint test"; }
 sleep 0.5
@@ -95,4 +97,4 @@ pass "hookline-admin endpoint test: delivered to that endpoint only"
 kill -TERM "$DPID"
 rc=0; wait "$DPID" || rc=$?
 [ "$rc" -eq 0 ] || fail "dispatcher exit $rc"
-pass "metrics, readyz, SIGTERM exit 0"
+pass "metrics, readyz, healthz, SIGTERM exit 0"
