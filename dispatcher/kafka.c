@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -243,6 +244,25 @@ static void hl_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void 
   hl_warn("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
+/* Statistics (every 5 s, on the loop): Kafka counts as reachable while a broker is UP. */
+static int hl_kafka_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+  hl_disp_t *d = opaque;
+  json_t *st = json_loadb(json, len, 0, NULL), *b;
+  const char *name, *state;
+  bool up = false;
+
+  (void)rk;
+  json_object_foreach(json_object_get(st, "brokers"), name, b) {
+    state = json_string_value(json_object_get(b, "state"));
+    if (json_integer_value(json_object_get(b, "nodeid")) >= 0 && state && strcmp(state, "UP") == 0)
+      up = true;
+  }
+  if (st)
+    d->kafka_up = up;
+  json_decref(st);
+  return 0; /* librdkafka frees json */
+}
+
 static void hl_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
   (void)rk;
   if (level <= 3)
@@ -375,6 +395,8 @@ static rd_kafka_conf_t *hl_kafka_conf(hl_disp_t *d, char *errstr, size_t errsize
     rd_kafka_conf_destroy(kc);
     return NULL;
   }
+  /* /readyz: broker states from the statistics (a passthrough value wins) */
+  rd_kafka_conf_set(kc, "statistics.interval.ms", "5000", errstr, errsize);
   for (i = 0; i < hl_conf_kafka_count(d->conf); i++) {
     hl_conf_kafka_get(d->conf, i, &k, &v);
     if (rd_kafka_conf_set(kc, k, v, errstr, errsize) != RD_KAFKA_CONF_OK) {
@@ -473,6 +495,8 @@ static int hl_kafka_producer_new(hl_disp_t *d, char *errstr, size_t errsize) {
 static int hl_kafka_consumer_new(hl_disp_t *d, char *errstr, size_t errsize) {
   rd_kafka_conf_t *kc = hl_kafka_conf(d, errstr, errsize);
 
+  if (kc)
+    rd_kafka_conf_set_stats_cb(kc, hl_kafka_stats_cb);
   if (!kc ||
       hl_kafka_set(kc, "group.id", hl_conf_str(d->conf, "dispatcher.group_id"), errstr, errsize) ||
       hl_kafka_set(kc, "partition.assignment.strategy", "cooperative-sticky", errstr, errsize) ||

@@ -20,7 +20,10 @@ receiver_start r
 ep_create "ep_a$PREFIX" "$TENANT" "http://127.0.0.1:$RPORT/a" '["*"]'
 ep_create "ep_b$PREFIX" "$TB" "http://127.0.0.1:$RPORT/b" '["*"]'
 "${REDIS[@]}" SAVE >/dev/null
-dispatcher_start d -o redis.port="$RP" -o redis.timeout=500ms -o dispatcher.cache_ttl=2s
+dispatcher_start d -o redis.port="$RP" -o redis.timeout=500ms -o dispatcher.cache_ttl=2s \
+  -o http.listen=127.0.0.1:0
+MPORT=$(sed -n 's/.*http listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$T/d.log" | head -1)
+ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/readyz")" = "$1" ]; }
 
 event evt_a0 "$TENANT" x.y | publish
 first() { [ "$(rec_count r /a)" -eq 1 ]; }
@@ -33,10 +36,12 @@ cached() { [ "$(rec_count r /a)" -eq 4 ]; }
 wait_until 15 cached || fail "cached tenant stopped while Redis is down ($(rec_count r /a)/4)"
 sleep 2
 [ "$(rec_count r /b)" -eq 0 ] || fail "uncached tenant delivered without Redis?"
-pass "Redis down: the cached tenant flows, the uncached one waits"
+ready 503 || fail "/readyz says ready without Redis"
+pass "Redis down: the cached tenant flows, the uncached one waits, /readyz 503"
 redis_up
 back() { [ "$(rec_count r /b)" -eq 3 ]; }
 wait_until 30 back || fail "uncached tenant's events not delivered after Redis came back ($(rec_count r /b)/3)"
-pass "Redis back: the waiting events were delivered"
+wait_until 10 ready 200 || fail "/readyz not ready after Redis came back"
+pass "Redis back: the waiting events were delivered, /readyz 200"
 kill -TERM "$DPID"; rc=0; wait "$DPID" || rc=$?
 [ "$rc" -eq 0 ] || fail "exit $rc"
