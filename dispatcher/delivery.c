@@ -36,6 +36,8 @@ typedef struct hl_msg {
   void (*retry_fn)(struct hl_msg *msg);
   const hl_endpoint_t **eps; /* routed endpoints (borrowed from snap) */
   size_t neps;
+  LIST_ENTRY(hl_msg) live;  /* every message alive, freed at exit */
+  LIST_HEAD(, hl_dlv) dlvs; /* its deliveries alive */
 } hl_msg_t;
 
 struct hl_epslot;
@@ -51,11 +53,7 @@ typedef struct hl_dlv {
   int64_t backoff_ms;
   struct event *timer;
   void (*retry_fn)(struct hl_dlv *dlv);
-  /* a pending hand-off write */
-  char topic[HL_TOPIC_MAX];
-  char *record;
-  size_t record_len;
-  bool to_dlq;
+  LIST_ENTRY(hl_dlv) live;
 } hl_dlv_t;
 
 TAILQ_HEAD(hl_dlv_q, hl_dlv);
@@ -70,11 +68,16 @@ typedef struct hl_epslot {
 
 #define HL_SLOTS_BUCKETS 1024
 
+/* delivery.c's private state: endpoint slots, the waiting queues, and what is alive. */
 typedef struct hl_slots {
   hl_epslot_t *buckets[HL_SLOTS_BUCKETS];
   struct hl_dlv_q global; /* waiting for dispatcher.max_in_flight */
   size_t nqueued;
+  LIST_HEAD(, hl_msg) msgs;
+  LIST_HEAD(, hl_write) writes;
 } hl_slots_t;
+
+static hl_slots_t *hl_slots(hl_disp_t *d);
 
 /* A write that must succeed before a message completes: retried with backoff. */
 typedef struct hl_write {
@@ -87,6 +90,8 @@ typedef struct hl_write {
   struct event *timer;
   void (*done)(void *opaque);
   void *opaque;
+  LIST_ENTRY(hl_write) live;
+  bool tracked;
 } hl_write_t;
 
 static void hl_msg_route(hl_msg_t *msg);
@@ -126,6 +131,8 @@ static void hl_write_timer_cb(evutil_socket_t fd, short what, void *arg) {
 }
 
 static void hl_write_free(hl_write_t *w) {
+  if (w->tracked)
+    LIST_REMOVE(w, live);
   if (w->timer)
     event_free(w->timer);
   free(w->val);
@@ -135,6 +142,8 @@ static void hl_write_free(hl_write_t *w) {
 static void hl_write_dr(rd_kafka_resp_err_t err, void *opaque) {
   hl_write_t *w = opaque;
 
+  if (w->d->stopping)
+    return; /* freed by hl_delivery_destroy */
   if (err) {
     hl_warn("write to %s failed: %s; retrying", w->topic, rd_kafka_err2str(err));
     hl_timer_in(w->timer, hl_backoff_next(&w->backoff_ms));
@@ -168,12 +177,18 @@ static void hl_write_durable(hl_disp_t *d, const char *topic, const char *key, c
   w->done = done;
   w->opaque = opaque;
   w->timer = evtimer_new(d->base, hl_write_timer_cb, w);
+  if (hl_slots(d)) {
+    LIST_INSERT_HEAD(&d->slots->writes, w, live);
+    w->tracked = true;
+  }
   hl_write_send(w);
 }
 
 /* ---- messages ---- */
 
 static void hl_msg_free(hl_msg_t *msg) {
+  if (msg->d->slots)
+    LIST_REMOVE(msg, live);
   if (msg->timer)
     event_free(msg->timer);
   hl_subs_tenant_release(&msg->snap);
@@ -291,6 +306,8 @@ static void hl_msg_fan_out(hl_msg_t *msg, const bool *done) {
 static void hl_msg_check_cb(const bool *done, size_t n, int err, void *opaque) {
   hl_msg_t *msg = opaque;
 
+  if (msg->d->stopping)
+    return; /* freed by hl_delivery_destroy */
   if (err || n != msg->neps) {
     /* Redis unreachable: deliver anyway (at least once); the markers only save duplicates of
      * re-consumed records, and waiting here would stop cached tenants too */
@@ -336,6 +353,10 @@ static void hl_msg_routed(hl_msg_t *msg, hl_subs_tenant_t *snap) {
 static void hl_msg_subs_cb(hl_subs_tenant_t *snap, int err, void *opaque) {
   hl_msg_t *msg = opaque;
 
+  if (msg->d->stopping) {
+    hl_subs_tenant_release(&snap);
+    return;
+  }
   if (!snap) {
     hl_metric_add(msg->d->m.redis_errors, NULL, 1);
     hl_debug("tenant %s lookup failed (%d); event %s waits", msg->rec.ev.tenant, err,
@@ -363,6 +384,14 @@ void hl_delivery_on_message(hl_disp_t *d, hl_part_t *part, const rd_kafka_messag
     return;
   }
   msg->d = d;
+  LIST_INIT(&msg->dlvs);
+  if (!hl_slots(d)) {
+    hl_error("out of memory taking %s[%d]@%lld; it stays incomplete", part->topic,
+             (int)part->partition, (long long)rkm->offset);
+    free(msg);
+    return;
+  }
+  LIST_INSERT_HEAD(&d->slots->msgs, msg, live);
   msg->part = part;
   part->refcnt++;
   msg->offset = rkm->offset;
@@ -415,6 +444,7 @@ static hl_dlv_t *hl_dlv_new(hl_msg_t *msg, const hl_endpoint_t *ep) {
     free(dlv);
     return NULL;
   }
+  LIST_INSERT_HEAD(&msg->dlvs, dlv, live);
   msg->d->dlv_in_flight++;
   return dlv;
 }
@@ -423,9 +453,9 @@ static void hl_dlv_finish(hl_dlv_t *dlv) {
   hl_msg_t *msg = dlv->msg;
 
   msg->d->dlv_in_flight--;
+  LIST_REMOVE(dlv, live);
   event_free(dlv->timer);
   free(dlv->history);
-  free(dlv->record);
   free(dlv);
   hl_msg_unref(msg);
 }
@@ -496,6 +526,8 @@ static void hl_dlv_mark(hl_dlv_t *dlv);
 static void hl_dlv_mark_cb(int err, void *opaque) {
   hl_dlv_t *dlv = opaque;
 
+  if (dlv->msg->d->stopping)
+    return;
   if (err) {
     hl_metric_add(dlv->msg->d->m.redis_errors, NULL, 1);
     hl_debug("done marker for %s/%s: error %d; retrying", dlv->msg->rec.ev.id, dlv->ep->id, err);
@@ -519,6 +551,8 @@ static void hl_dlv_mark(hl_dlv_t *dlv) {
 static void hl_dlv_disabled_cb(int err, void *opaque) {
   hl_dlv_t *dlv = opaque;
 
+  if (dlv->msg->d->stopping)
+    return;
   if (err)
     hl_warn("disabling endpoint %s after 410: error %d", dlv->ep->id, err);
   hl_dlv_finish(dlv);
@@ -575,6 +609,8 @@ static void hl_dlv_http_cb(const hl_http_result_t *res, void *opaque) {
                      res->excerpt_len};
   char *json;
 
+  if (dlv->msg->d->stopping)
+    return;
   hl_dlv_release(dlv);
   if (dlv->msg->d->handed_off && res->outcome == HL_HTTP_ERROR) {
     hl_dlv_handoff_first(dlv); /* cut by the drain: no attempt used */
@@ -727,13 +763,28 @@ void hl_delivery_spill(hl_disp_t *d, const hl_part_t *part) {
   }
 }
 
+/* After the loop and after Redis/HTTP callbacks were cancelled (d->stopping): free what is left
+ * (records that stay uncommitted and are consumed again by the next owner). */
 void hl_delivery_destroy(hl_disp_t *d) {
   hl_slots_t *ss = d->slots;
   hl_epslot_t *slot, *next;
+  hl_msg_t *msg;
+  hl_dlv_t *dlv;
   size_t i;
 
   if (!ss)
     return;
+  while (!LIST_EMPTY(&ss->writes))
+    hl_write_free(LIST_FIRST(&ss->writes));
+  while ((msg = LIST_FIRST(&ss->msgs)) != NULL) {
+    while ((dlv = LIST_FIRST(&msg->dlvs)) != NULL) {
+      LIST_REMOVE(dlv, live);
+      event_free(dlv->timer);
+      free(dlv->history);
+      free(dlv);
+    }
+    hl_msg_free(msg);
+  }
   for (i = 0; i < HL_SLOTS_BUCKETS; i++) {
     for (slot = ss->buckets[i]; slot; slot = next) {
       next = slot->next;

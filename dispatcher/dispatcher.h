@@ -71,6 +71,7 @@ typedef struct hl_disp {
   int64_t done_ttl_ms;
   bool done_markers;
 
+  bool stopping; /* after the loop: callbacks from Redis/HTTP teardown are ignored */
   bool draining;
   bool handed_off; /* in-flight HTTP was cut and handed to the first tier */
   int64_t drain_start_ms, drain_deadline_ms;

@@ -181,10 +181,11 @@ static int hl_disp_start(hl_disp_t *d, char *errstr, size_t errsize) {
 
 static void hl_disp_stop(hl_disp_t *d) {
   hl_server_stop(d);
-  hl_kafka_stop(d);
+  hl_kafka_stop(d); /* flush: the broker's acks still complete records and store offsets */
+  d->stopping = true;
   hl_http_destroy(&d->http);
-  hl_delivery_destroy(d);
   hl_state_destroy(&d->st);
+  hl_delivery_destroy(d);
   hl_metrics_destroy(&d->metrics);
   hl_tiers_destroy(&d->tiers);
 }

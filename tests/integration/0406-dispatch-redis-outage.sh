@@ -19,9 +19,12 @@ TB=${TENANT}b
 receiver_start r
 ep_create "ep_a$PREFIX" "$TENANT" "http://127.0.0.1:$RPORT/a" '["*"]'
 ep_create "ep_b$PREFIX" "$TB" "http://127.0.0.1:$RPORT/b" '["*"]'
+TC=${TENANT}c
+ep_create "ep_c$PREFIX" "$TC" "http://127.0.0.1:$RPORT/c" '["*"]'
 "${REDIS[@]}" SAVE >/dev/null
-dispatcher_start d -o redis.port="$RP" -o redis.timeout=500ms -o dispatcher.cache_ttl=2s \
-  -o http.listen=127.0.0.1:0
+DOPTS=(-o redis.port="$RP" -o redis.timeout=500ms -o dispatcher.cache_ttl=2s
+  -o dispatcher.drain_timeout=3s -o kafka.session.timeout.ms=6000)
+dispatcher_start d "${DOPTS[@]}" -o http.listen=127.0.0.1:0
 MPORT=$(sed -n 's/.*http listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$T/d.log" | head -1)
 ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/readyz")" = "$1" ]; }
 
@@ -43,5 +46,21 @@ back() { [ "$(rec_count r /b)" -eq 3 ]; }
 wait_until 30 back || fail "uncached tenant's events not delivered after Redis came back ($(rec_count r /b)/3)"
 wait_until 10 ready 200 || fail "/readyz not ready after Redis came back"
 pass "Redis back: the waiting events were delivered, /readyz 200"
+
+# SIGTERM while an uncached tenant's event waits for Redis: exit 0 in time, the event is not
+# committed, and the next dispatcher delivers it
+"${REDIS[@]}" SAVE >/dev/null
+kill -9 "$RPID"; wait "$RPID" 2>/dev/null || true
+event evt_c1 "$TC" x.y | publish "$TC"
+sleep 2
+t0=$(date +%s)
+kill -TERM "$DPID"; rc=0; wait "$DPID" || rc=$?
+[ "$rc" -eq 0 ] || { tail -3 "$T/d.log"; fail "exit $rc"; }
+[ $(( $(date +%s) - t0 )) -le 4 ] || fail "drain took longer than drain_timeout"
+redis_up
+dispatcher_start d2 "${DOPTS[@]}"
+third() { [ "$(rec_count r /c)" -eq 1 ]; }
+wait_until 30 third || fail "the event that waited during the drain was lost"
+pass "SIGTERM during the outage: exit 0, the waiting event delivered by the next dispatcher"
 kill -TERM "$DPID"; rc=0; wait "$DPID" || rc=$?
 [ "$rc" -eq 0 ] || fail "exit $rc"
