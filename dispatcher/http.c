@@ -612,12 +612,14 @@ static void hl_http_finish_error(hl_http_t *http, hl_http_xfer_t *xfer) {
 
 /* Collect finished transfers; callbacks may add new ones (re-entrancy is fine here). */
 static void hl_http_drain(hl_http_t *http) {
-  CURLMsg *msg;
   int left;
 
-  while ((msg = curl_multi_info_read(http->multi, &left)) != NULL) {
+  for (;;) {
+    CURLMsg *msg = curl_multi_info_read(http->multi, &left);
     char *priv = NULL;
 
+    if (!msg)
+      break;
     if (msg->msg != CURLMSG_DONE)
       continue;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
@@ -666,11 +668,10 @@ static void hl_http_on_timer_event(evutil_socket_t fd, short what, void *arg) {
 static void hl_http_on_kick(evutil_socket_t fd, short what, void *arg) {
   hl_http_t *http = arg;
   size_t n = http->nfailed;
-  hl_http_xfer_t *xfer;
 
   hl_http_enter(http);
-  while (n-- > 0 && (xfer = hl_http_failed_pop(http)) != NULL)
-    hl_http_finish_error(http, xfer);
+  for (; n > 0 && http->failed; n--)
+    hl_http_finish_error(http, hl_http_failed_pop(http));
   hl_http_leave(http);
 }
 
@@ -813,40 +814,44 @@ size_t hl_http_in_flight(const hl_http_t *http) {
 }
 
 void hl_http_stats(const hl_http_t *http, hl_http_stats_t *stats) {
-  *stats = http->stats;
+  if (http)
+    *stats = http->stats;
+  else
+    memset(stats, 0, sizeof(*stats));
 }
 
 /* Ends every request with a "shutdown" error (or its own queued refusal). */
 static void hl_http_cancel_all(hl_http_t *http) {
-  hl_http_xfer_t *xfer;
+  while (http->active) {
+    hl_http_xfer_t *xfer = http->active;
 
-  while ((xfer = http->active) != NULL) {
     curl_multi_remove_handle(http->multi, xfer->easy);
     hl_http_active_unlink(http, xfer);
     snprintf(xfer->error, sizeof(xfer->error), "shutdown");
     hl_http_finish_error(http, xfer);
   }
-  while ((xfer = hl_http_failed_pop(http)) != NULL)
-    hl_http_finish_error(http, xfer);
+  while (http->failed)
+    hl_http_finish_error(http, hl_http_failed_pop(http));
 }
 
 static void hl_http_free(hl_http_t *http) {
-  hl_http_xfer_t *xfer;
-  hl_http_sock_t *sk;
-
   if (event_initialized(&http->timer))
     evtimer_del(&http->timer);
   if (event_initialized(&http->kick))
     evtimer_del(&http->kick);
-  while ((xfer = http->free_xfers) != NULL) {
+  while (http->free_xfers) {
+    hl_http_xfer_t *xfer = http->free_xfers;
+
     http->free_xfers = xfer->next;
     hl_http_xfer_free(xfer);
   }
   if (http->multi)
     curl_multi_cleanup(http->multi);
-  while ((sk = http->live_socks) != NULL)
-    hl_http_sock_put(http, sk);
-  while ((sk = http->free_socks) != NULL) {
+  while (http->live_socks)
+    hl_http_sock_put(http, http->live_socks);
+  while (http->free_socks) {
+    hl_http_sock_t *sk = http->free_socks;
+
     http->free_socks = sk->next;
     free(sk);
   }

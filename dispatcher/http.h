@@ -4,6 +4,7 @@
  * nothing blocks the loop.  Owns the curl multi, its connection pool (keep-alive, HTTP/2
  * multiplexing over TLS), a free list of easy handles and the SSRF guard applied at connect
  * time.  The delivery rules it implements are in docs/delivery.md (DESIGN.md §7).
+ * Sets CURLOPT_NOSIGNAL: the program must ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)).
  */
 #ifndef HL_HTTP_H
 #define HL_HTTP_H

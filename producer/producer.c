@@ -119,6 +119,7 @@ static void hl_producer_error(rd_kafka_t *rk, int err, const char *reason, void 
 static void *hl_producer_poll_thread(void *arg) {
   hookline_producer_t *p = arg;
 
+  pthread_setname_np(pthread_self(), "hl-delivery");
   while (!atomic_load(&p->stop))
     rd_kafka_poll(p->rk, 100);
   rd_kafka_poll(p->rk, 0);

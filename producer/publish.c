@@ -79,6 +79,16 @@ static void usage(FILE *out) {
           "configuration error, 3 Kafka unreachable or the events topic missing.\n");
 }
 
+/* One id line on stdout, clearing the progress line first when both share a terminal. */
+static void hl_pub_print(const char *id) {
+  if (pub.bar_shown && pub.out_tty) {
+    fputs("\r\033[K", stderr);
+    pub.bar_shown = 0;
+  }
+  fputs(id, stdout);
+  fputc('\n', stdout);
+}
+
 /* Print acknowledged ids from the head of the ring while they are in order. Under lock. */
 static void hl_pub_drain(void) {
   while (pub.head < pub.tail) {
@@ -86,14 +96,8 @@ static void hl_pub_drain(void) {
 
     if (s->state == HL_SLOT_PENDING)
       break;
-    if (s->state == HL_SLOT_OK && !pub.quiet) {
-      if (pub.bar_shown && pub.out_tty) {
-        fputs("\r\033[K", stderr);
-        pub.bar_shown = 0;
-      }
-      fputs(s->id, stdout);
-      fputc('\n', stdout);
-    }
+    if (s->id)
+      hl_pub_print(s->id);
     free(s->id);
     s->id = NULL;
     pub.head++;
@@ -129,16 +133,25 @@ static int hl_pub_reserve(uint64_t *seq) {
   return rc;
 }
 
-/* Settle slot seq: ok with its id, or done (failed / not sent). */
+/*
+ * Settle slot seq: acknowledged (id) or failed / not sent (NULL).  An id at the head of the ring
+ * is printed at once; one further on is kept until the events before it are settled.
+ */
 static void hl_pub_settle(uint64_t seq, const char *id) {
   hl_pub_slot_t *s;
 
   pthread_mutex_lock(&pub.lock);
   s = &pub.slot[seq & (pub.cap - 1)];
   s->state = id ? HL_SLOT_OK : HL_SLOT_DONE;
-  s->id = id ? strdup(id) : NULL;
-  if (id && !s->id)
-    s->state = HL_SLOT_DONE;
+  s->id = NULL;
+  if (id && !pub.quiet) {
+    if (seq == pub.head)
+      hl_pub_print(id);
+    else
+      s->id = strdup(id);
+    if (seq != pub.head && !s->id)
+      hl_pub_print(id); /* out of memory: out of order rather than lost */
+  }
   hl_pub_drain();
   pthread_mutex_unlock(&pub.lock);
 }

@@ -209,7 +209,7 @@ static void test_statuses(void **state) {
 static void cap_case(const char *path, const char *rule, long body_bytes, const char *cap,
                      it_res_t *r) {
   char bytes[32], capkv[64], url[128];
-  char *extra[] = {"--body-bytes", bytes, "--rule", (char *)rule, NULL};
+  char *extra[] = {"--body-bytes", bytes, "--rule", (char *)rule, "--max-seconds", "120", NULL};
   const char *kv[] = {"delivery.allow_cidrs=127.0.0.0/8", capkv, NULL};
   struct event_base *base = event_base_new();
   hl_http_req_t req = {0};

@@ -40,7 +40,7 @@ static void on_done(const hl_http_result_t *res, void *opaque) {
 
 static void test_many_requests_keep_alive(void **state) {
   static const char *const allow[] = {"delivery.allow_cidrs=127.0.0.0/8", NULL};
-  char *extra[] = {"--rule", "/load=200", NULL};
+  char *extra[] = {"--rule", "/load=200", "--max-seconds", "120", NULL};
   struct event_base *base = event_base_new();
   static char body[1024];
   load_t ld = {0};

@@ -21,9 +21,7 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "http_driver.h"
 #include "sign.h"
@@ -55,36 +53,6 @@ static struct bufferevent *on_bev(struct event_base *base, void *arg) {
                                         BEV_OPT_CLOSE_ON_FREE);
 }
 
-/* A P-256 key and a self-signed certificate for IP:127.0.0.1 and DNS:localhost, valid 1 h. */
-static int make_cert(EVP_PKEY **pkey, X509 **x509) {
-  X509V3_CTX v3;
-  X509_EXTENSION *ext;
-  X509_NAME *name;
-  X509 *x = X509_new();
-
-  *pkey = EVP_EC_gen("P-256");
-  if (!*pkey || !x)
-    return -1;
-  X509_set_version(x, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(hl_now_ms() % 1000000));
-  X509_gmtime_adj(X509_getm_notBefore(x), -60);
-  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-  X509_set_pubkey(x, *pkey);
-  name = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"hookline test", -1,
-                             -1, 0);
-  X509_set_issuer_name(x, name);
-  X509V3_set_ctx_nodb(&v3);
-  X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-  ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
-  X509_add_ext(x, ext, -1);
-  X509_EXTENSION_free(ext);
-  if (X509_sign(x, *pkey, EVP_sha256()) == 0)
-    return -1;
-  *x509 = x;
-  return 0;
-}
-
 static int bound_port(struct evhttp_bound_socket *bs) {
   struct sockaddr_in sin;
   socklen_t len = sizeof(sin);
@@ -98,18 +66,13 @@ static int setup(void **state) {
   char prefix[32];
   EVP_PKEY *pkey = NULL;
   X509 *x509 = NULL;
-  FILE *fp;
 
   signal(SIGPIPE, SIG_IGN); /* the server writes to connections curl gave up on */
   memset(key.key, 9, key.len);
   hl_test_prefix(prefix, sizeof(prefix));
   snprintf(S.cert_path, sizeof(S.cert_path), "/tmp/%s.crt", prefix);
-  if (make_cert(&pkey, &x509) != 0)
+  if (it_make_cert(S.cert_path, NULL, &pkey, &x509) != 0)
     return -1;
-  fp = fopen(S.cert_path, "w");
-  if (!fp || PEM_write_X509(fp, x509) != 1)
-    return -1;
-  fclose(fp);
   S.ctx = SSL_CTX_new(TLS_server_method());
   if (SSL_CTX_use_certificate(S.ctx, x509) != 1 || SSL_CTX_use_PrivateKey(S.ctx, pkey) != 1)
     return -1;

@@ -1,13 +1,16 @@
 /*
  * http_driver.h - helpers shared by the 03xx HTTP engine tests: an engine on a fresh event
  * base with config overrides, sends that copy their result, waiting, and reading what the test
- * receiver recorded (its --record NDJSON and GET /_stats).  Loopback only.
+ * receiver recorded (its --record NDJSON and GET /_stats), a throw-away TLS certificate.
+ * Loopback only.
  */
 #ifndef HL_TEST_HTTP_DRIVER_H
 #define HL_TEST_HTTP_DRIVER_H
 
 #include <event2/event.h>
 #include <jansson.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -142,6 +145,51 @@ static inline json_t *it_records(const char *path) {
   if (fp)
     fclose(fp);
   return all;
+}
+
+/*
+ * A P-256 key and a self-signed certificate for IP:127.0.0.1 and DNS:localhost, valid 1 h,
+ * written as PEM to crt_path / key_path when not NULL.  The caller frees *pkey and *x509.
+ */
+static inline int it_make_cert(const char *crt_path, const char *key_path, EVP_PKEY **pkey,
+                               X509 **x509) {
+  X509V3_CTX v3;
+  X509_EXTENSION *ext;
+  X509_NAME *name;
+  X509 *x = X509_new();
+  FILE *fp;
+
+  *pkey = EVP_EC_gen("P-256");
+  if (!*pkey || !x)
+    return -1;
+  X509_set_version(x, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(hl_now_ms() % 1000000));
+  X509_gmtime_adj(X509_getm_notBefore(x), -60);
+  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+  X509_set_pubkey(x, *pkey);
+  name = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"hookline test", -1,
+                             -1, 0);
+  X509_set_issuer_name(x, name);
+  X509V3_set_ctx_nodb(&v3);
+  X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+  ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
+  X509_add_ext(x, ext, -1);
+  X509_EXTENSION_free(ext);
+  *x509 = x;
+  if (X509_sign(x, *pkey, EVP_sha256()) == 0)
+    return -1;
+  fp = crt_path ? fopen(crt_path, "w") : NULL;
+  if (crt_path && (!fp || PEM_write_X509(fp, x) != 1))
+    return -1;
+  if (fp)
+    fclose(fp);
+  fp = key_path ? fopen(key_path, "w") : NULL;
+  if (key_path && (!fp || PEM_write_PrivateKey(fp, *pkey, NULL, NULL, 0, NULL, NULL) != 1))
+    return -1;
+  if (fp)
+    fclose(fp);
+  return 0;
 }
 
 #endif

@@ -76,5 +76,6 @@ int main(int argc, char **argv) {
     return 2;
   if (del)
     return hl_topics_delete(argv + optind, argc - optind) == 0 ? 0 : 1;
-  return hl_test_create_topics((const char **)argv + optind, argc - optind, partitions) == 0 ? 0 : 1;
+  return hl_test_create_topics((const char **)argv + optind, argc - optind, partitions) == 0 ? 0
+                                                                                             : 1;
 }

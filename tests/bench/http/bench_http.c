@@ -1,7 +1,8 @@
 /*
  * bench_http: requests/s of the HTTP delivery engine alone (dispatcher/http.c) against a local
  * receiver: signed POSTs of -s bytes with -c requests kept in flight for -d seconds, one thread,
- * one event loop.  Prints one JSON line.  Loopback only.  Not a test: run by run.sh.
+ * one event loop.  -o key=value sets configuration (e.g. delivery.ca_file for an https URL).
+ * Prints one JSON line.  Loopback only.  Not a test: run by run.sh.
  */
 #include <event2/event.h>
 #include <stdio.h>
@@ -48,8 +49,15 @@ int main(int argc, char **argv) {
   char err[256], *body;
   int64_t t0, t1;
 
-  while ((opt = getopt(argc, argv, "u:c:d:s:")) != -1) {
-    if (opt == 'u')
+  if (hl_conf_set(conf, "delivery.allow_cidrs", "127.0.0.0/8,::1/128", err, sizeof(err)) != 0)
+    return 1;
+  while ((opt = getopt(argc, argv, "u:c:d:s:o:")) != -1) {
+    if (opt == 'o' && hl_conf_set_kv(conf, optarg, err, sizeof(err)) != 0) {
+      fprintf(stderr, "bench-http: %s\n", err);
+      return 2;
+    } else if (opt == 'o')
+      continue;
+    else if (opt == 'u')
       url = optarg;
     else if (opt == 'c')
       conc = atoi(optarg);
@@ -58,15 +66,14 @@ int main(int argc, char **argv) {
     else if (opt == 's')
       size = atoi(optarg);
     else {
-      fprintf(stderr, "usage: bench-http [-u URL] [-c IN_FLIGHT] [-d SECONDS] [-s BODY_BYTES]\n");
+      fprintf(stderr, "usage: bench-http [-u URL] [-c IN_FLIGHT] [-d SECONDS] [-s BODY_BYTES] [-o "
+                      "key=value]\n");
       return 2;
     }
   }
   body = malloc((size_t)size);
   memset(body, 'x', (size_t)size);
   memset(key.key, 3, key.len);
-  if (hl_conf_set(conf, "delivery.allow_cidrs", "127.0.0.0/8,::1/128", err, sizeof(err)) != 0)
-    return 1;
   b.http = hl_http_new(base, conf, err, sizeof(err));
   if (!b.http) {
     fprintf(stderr, "bench-http: %s\n", err);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/bench/http/run.sh [BUILD_DIR]: requests/s of the HTTP delivery engine alone against
 # hl-test-receiver on loopback (1 KiB signed POSTs, N in flight), then wrk against the same
-# receiver with the same body and headers as the ceiling, and the ratio.  ~20 s in all.  Needs
-# wrk (apt-get install -y wrk).  Not a test: the machine is shared, run it by hand.
+# receiver with the same body and headers as the ceiling, and the ratio.  ~20 s in all.  Writes
+# tests/bench/results/http-<date>.json.  Needs wrk (apt-get install -y wrk).  Not a test: the
+# machine is shared, run it by hand.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 BIN=$ROOT/${1:-build}/bin
@@ -31,7 +32,14 @@ for n in $INFLIGHT; do
   eng_rps=$(echo "$eng" | sed -E 's/.*"requests_per_s":([0-9.]+).*/\1/')
   wrk_rps=$(wrk -t1 -c "$n" -d "${SECONDS_EACH}s" -s "$T/post.lua" "$URL" | awk '/Requests\/sec/ {print $2}')
   echo "$eng" >>"$T/engine.json"
+  echo "{\"tool\":\"wrk\",\"threads\":1,\"in_flight\":$n,\"body_bytes\":1024,\"requests_per_s\":$wrk_rps}" >>"$T/engine.json"
   printf '%-10s %14.0f %14.0f %8.2f\n' "$n" "$eng_rps" "$wrk_rps" "$(echo "$eng_rps / $wrk_rps" | bc -l)"
 done
-echo "engine details:"
+out=$ROOT/tests/bench/results/http-$(date +%Y-%m-%d).json
+{
+  echo "{\"date\":\"$(date -u +%FT%TZ)\",\"machine\":\"$(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)\",\"runs\":["
+  paste -sd, "$T/engine.json"
+  echo "]}"
+} >"$out"
 cat "$T/engine.json"
+echo "wrote $out"
