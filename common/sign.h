@@ -2,6 +2,8 @@
  * sign.h - Standard Webhooks symmetric signatures (https://www.standardwebhooks.com):
  * webhook-signature = space-separated "v1,<base64 HMAC-SHA256(key, id.timestamp.body)>", one per
  * valid secret, and the `whsec_` secret format.  Also base64 helpers used across common/.
+ * Owns no state: every function is pure apart from the random bytes of secret generation.
+ * docs/signing.md is the receiver-facing description.
  */
 #ifndef HL_SIGN_H
 #define HL_SIGN_H
@@ -20,7 +22,9 @@ typedef struct hl_sign_key {
 
 /* Standard base64 with padding. encode: out needs 4*ceil(n/3)+1; returns length or -1. */
 int hl_b64_encode(const unsigned char *in, size_t n, char *out, size_t outsz);
-/* Returns decoded length or -1 on bad input / small buffer. */
+/* Strict decode (length a multiple of 4, '=' only as final padding, no whitespace).  Returns the
+ * decoded length, or -1 on bad input or when out (outsz) is too small.  out NULL: only returns the
+ * length the input decodes to. */
 int hl_b64_decode(const char *in, size_t n, unsigned char *out, size_t outsz);
 
 /* "whsec_" + base64 of 24..64 bytes -> key. 0 ok, -1 with "secret: ..." in errstr. */

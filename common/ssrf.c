@@ -1,5 +1,7 @@
 /*
  * ssrf.c - deny-list classification of IPv4/IPv6 addresses and URL host checks (see ssrf.h).
+ * IPv6 outside 2000::/3 (global unicast) is denied as "reserved" after the specific ranges, so
+ * only public unicast passes.  Owns the parsed allow list; no global mutable state.
  */
 #include "ssrf.h"
 
@@ -103,7 +105,7 @@ static int hl_ssrf_embedded_v4(const unsigned char *a, unsigned char v4[4]) {
   static const unsigned char nat64[12] = {0x00, 0x64, 0xff, 0x9b};
 
   if (!memcmp(a, mapped, 12) || !memcmp(a, nat64, 12) ||
-      (!memcmp(a, zero12, 12) && (a[12] | a[13] | a[14] | a[15]) > 1)) { /* ::a.b.c.d, not :: ::1 */
+      (!memcmp(a, zero12, 12) && ((a[12] | a[13] | a[14]) || a[15] > 1))) { /* not :: or ::1 */
     memcpy(v4, a + 12, 4);
     return 1;
   }
@@ -125,46 +127,96 @@ static const char *hl_ssrf_v6(const hl_ssrf_t *ssrf, const unsigned char *a) {
     if (hl_prefix_match(a, hl_deny6[i].net, hl_deny6[i].prefix))
       return hl_deny6[i].reason;
   }
+  if ((a[0] & 0xe0) != 0x20)
+    return "reserved"; /* not global unicast 2000::/3: 1::, 4000::, 5f00::, ::ffff:0:0:0/96... */
   return NULL;
 }
 
 const char *hl_ssrf_check_sockaddr(const hl_ssrf_t *ssrf, const struct sockaddr *sa) {
+  if (!sa)
+    return "not_an_address";
   if (sa->sa_family == AF_INET)
     return hl_ssrf_v4(ssrf, (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr);
   if (sa->sa_family == AF_INET6)
     return hl_ssrf_v6(ssrf, ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr);
-  return "not_ip";
+  return "not_an_address";
+}
+
+/* Characters a URL host may hold outside brackets: LDH, '_' and UTF-8 (IDN) bytes. */
+static int hl_host_chars_ok(const char *h) {
+  for (; *h; h++) {
+    unsigned char c = (unsigned char)*h;
+
+    if (!isalnum(c) && c != '-' && c != '.' && c != '_' && c < 0x80)
+      return 0;
+  }
+  return 1;
+}
+
+/* Does the last label look like a number (decimal or 0x-hex), as WHATWG's "ends in a number"? */
+static int hl_ends_in_number(const char *h) {
+  const char *label = strrchr(h, '.') ? strrchr(h, '.') + 1 : h;
+
+  if (label[0] == '0' && (label[1] == 'x' || label[1] == 'X'))
+    return strspn(label + 2, "0123456789abcdefABCDEF") == strlen(label + 2);
+  return *label && strspn(label, "0123456789") == strlen(label);
+}
+
+static int hl_parse_v6(char *buf, struct sockaddr_storage *out) {
+  struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
+  char *zone = strchr(buf, '%');
+
+  if (zone) { /* fe80::1%eth0 or, URL-encoded, %25eth0; the zone is not kept */
+    *zone++ = '\0';
+    if (strncmp(zone, "25", 2) == 0 && zone[2])
+      zone += 2;
+    if (!*zone ||
+        strspn(zone, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~-") !=
+            strlen(zone))
+      return -1;
+  }
+  if (inet_pton(AF_INET6, buf, &s6->sin6_addr) != 1)
+    return -1;
+  s6->sin6_family = AF_INET6;
+  return 1;
+}
+
+static int hl_parse_v4(char *buf, struct sockaddr_storage *out) {
+  size_t n = strlen(buf);
+  struct in_addr a4;
+
+  if (n > 1 && buf[n - 1] == '.')
+    buf[n - 1] = '\0'; /* "127.0.0.1." */
+  if (!hl_host_chars_ok(buf))
+    return -1;
+  if (!hl_ends_in_number(buf))
+    return 0;
+  /* inet_aton reads the legacy forms getaddrinfo accepts (octal, hex, fewer parts); a name
+   * ending in a number that it rejects (127.0.0.1.1, 4294967296, 08.1) is no valid host */
+  if (strspn(buf, "0123456789abcdefABCDEFxX.") != strlen(buf) || inet_aton(buf, &a4) == 0)
+    return -1;
+  ((struct sockaddr_in *)out)->sin_family = AF_INET;
+  ((struct sockaddr_in *)out)->sin_addr = a4;
+  return 1;
 }
 
 int hl_ssrf_parse_host(const char *host, struct sockaddr_storage *out) {
   char buf[128];
-  size_t n = strlen(host);
-  struct in_addr a4;
+  size_t n = host ? strlen(host) : 0;
+  int bracketed = n >= 2 && host[0] == '[' && host[n - 1] == ']';
 
   memset(out, 0, sizeof(*out));
-  if (n >= sizeof(buf) || n == 0)
-    return 0;
-  if (host[0] == '[' && host[n - 1] == ']') {
-    host++;
-    n -= 2;
-  }
-  memcpy(buf, host, n);
-  buf[n] = '\0';
-  buf[strcspn(buf, "%")] = '\0'; /* zone id: fe80::1%eth0, %25eth0 */
-  if (strchr(buf, ':')) {
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
-
-    if (inet_pton(AF_INET6, buf, &s6->sin6_addr) != 1)
-      return 0;
-    s6->sin6_family = AF_INET6;
-    return 1;
-  }
-  /* inet_aton reads the legacy forms getaddrinfo accepts (octal, hex, fewer parts) */
-  if (!isxdigit((unsigned char)buf[0]) || inet_aton(buf, &a4) == 0)
-    return 0;
-  ((struct sockaddr_in *)out)->sin_family = AF_INET;
-  ((struct sockaddr_in *)out)->sin_addr = a4;
-  return 1;
+  if (n == 0)
+    return -1;
+  if (n >= sizeof(buf)) /* too long for a literal: a host name, or garbage */
+    return hl_host_chars_ok(host) ? 0 : -1;
+  memcpy(buf, host + bracketed, n - 2 * (size_t)bracketed);
+  buf[n - 2 * (size_t)bracketed] = '\0';
+  if (bracketed || strchr(buf, ':'))
+    return hl_parse_v6(buf, out);
+  if (strpbrk(buf, "[]%"))
+    return -1;
+  return hl_parse_v4(buf, out);
 }
 
 const char *hl_ssrf_check_ip(const hl_ssrf_t *ssrf, const char *ip) {
@@ -207,6 +259,18 @@ static int hl_cidr_parse(const char *s, hl_cidr_t *c) {
   return 0;
 }
 
+/* Strip leading and trailing whitespace in place (inner whitespace stays and fails parsing). */
+static char *hl_trim(char *s) {
+  size_t n;
+
+  while (isspace((unsigned char)*s))
+    s++;
+  n = strlen(s);
+  while (n && isspace((unsigned char)s[n - 1]))
+    s[--n] = '\0';
+  return s;
+}
+
 hl_ssrf_t *hl_ssrf_new(const char *allow_cidrs, char *errstr, size_t errsize) {
   hl_ssrf_t *ssrf = calloc(1, sizeof(*ssrf));
   char *list = strdup(allow_cidrs ? allow_cidrs : ""), *tok, *save = NULL;
@@ -216,9 +280,7 @@ hl_ssrf_t *hl_ssrf_new(const char *allow_cidrs, char *errstr, size_t errsize) {
   for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
     hl_cidr_t *grown;
 
-    while (isspace((unsigned char)*tok))
-      tok++;
-    tok[strcspn(tok, " \t")] = '\0';
+    tok = hl_trim(tok);
     if (!*tok)
       continue;
     grown = realloc(ssrf->allow, (ssrf->nallow + 1) * sizeof(*grown));
@@ -226,8 +288,7 @@ hl_ssrf_t *hl_ssrf_new(const char *allow_cidrs, char *errstr, size_t errsize) {
       goto fail;
     ssrf->allow = grown;
     if (hl_cidr_parse(tok, &ssrf->allow[ssrf->nallow]) != 0) {
-      snprintf(errstr, errsize, "delivery.allow_cidrs: \"%s\" is not a CIDR like 127.0.0.0/8",
-               tok);
+      snprintf(errstr, errsize, "delivery.allow_cidrs: \"%s\" is not a CIDR like 127.0.0.0/8", tok);
       goto fail;
     }
     ssrf->nallow++;
@@ -262,12 +323,17 @@ static int hl_ssrf_check_host(const hl_ssrf_t *ssrf, const char *host, char *err
                               size_t errsize) {
   struct sockaddr_storage ss;
   const char *why;
+  int lit = hl_ssrf_parse_host(host, &ss);
 
+  if (lit < 0) {
+    snprintf(errstr, errsize, "url: host %s is neither a host name nor an IP address", host);
+    return -1;
+  }
   if (hl_is_localhost(host)) {
     static const unsigned char lo[4] = {127, 0, 0, 1};
 
     why = hl_ssrf_v4(ssrf, lo);
-  } else if (hl_ssrf_parse_host(host, &ss) == 1) {
+  } else if (lit == 1) {
     why = hl_ssrf_check_sockaddr(ssrf, (struct sockaddr *)&ss);
   } else {
     return 0;

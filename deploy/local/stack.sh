@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-# stack.sh - the local Kafka (KRaft, single node) + Redis that hookline develops and tests against.
+# stack.sh - the local Kafka (KRaft, single node) + Redis that hookline develops and tests against
+# (DESIGN.md §11). Needs what deploy/local/bootstrap.sh installs; starts nothing else.
 #
-#   stack.sh up [--fixture]    start what is not already answering, wait until both answer
-#   stack.sh down [--fixture|--purge]
-#   stack.sh status | env | logs [kafka|redis] [-f]
+#   stack.sh up [--fixture]             start what is not already answering, wait until both answer
+#   stack.sh down [--fixture | --purge] stop what this checkout started (--purge: and delete the data)
+#   stack.sh status                     exit 0 only if both answer
+#   stack.sh env                        eval "$(deploy/local/stack.sh env)"
+#   stack.sh logs [kafka|redis] [-f]
 #
-# Kafka on 127.0.0.1:19092 (controller 19093), Redis on 127.0.0.1:16379, state under .run/.
-# --fixture (ctest): `up` records what it started in .run/fixture-owned and `down` stops only
-# that, so a developer's running stack is never stopped by a test run.
+# Kafka on 127.0.0.1:19092 (controller: the next port), Redis on 127.0.0.1:16379; ports from
+# HOOKLINE_KAFKA_PORT / HOOKLINE_REDIS_PORT. State (configs, logs, pid files, data) under .run/
+# or HOOKLINE_RUN_DIR. A service that already answers on its port is left alone, whoever
+# started it. `down` stops only processes named by our pid files, after checking their
+# /proc/PID/cmdline. --fixture (ctest): `up` records in .run/fixture-owned what it started
+# and counts fixture users in .run/fixture-users; `down --fixture` stops those services when
+# the last fixture user leaves, so a developer's stack is never stopped by a test run and two
+# concurrent test runs do not stop each other's. `up` and `down` serialise on .run/.lock.
 set -euo pipefail
+set +m # no job control: background children stay out of process-group leadership (see start_kafka)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RUN=${HOOKLINE_RUN_DIR:-$ROOT/.run}
+case $RUN in /*) ;; *) RUN=$PWD/$RUN ;; esac # pid checks compare absolute paths
 KAFKA_VERSION=3.9.1
 CACHE=${HOOKLINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hookline}
 KAFKA_LIB=$CACHE/kafka-$KAFKA_VERSION/lib
@@ -19,51 +29,86 @@ KAFKA_PORT=${HOOKLINE_KAFKA_PORT:-19092}
 CONTROLLER_PORT=$((KAFKA_PORT + 1))
 REDIS_PORT=${HOOKLINE_REDIS_PORT:-16379}
 SCALE=${HOOKLINE_TEST_TIMEOUT_SCALE:-1}
+KAFKA_WAIT=90 # seconds, times SCALE
+REDIS_WAIT=20
+STOP_WAIT=30 # seconds between SIGTERM and SIGKILL
 KDIR=$RUN/kafka
 RDIR=$RUN/redis
 OWNED=$RUN/fixture-owned
+USERS=$RUN/fixture-users
+LOCK=$RUN/.lock
+STARTED_PID=  # set by start_kafka / start_redis
+FIXTURE_USER= # set by fixture_join
 
 say() { printf 'stack: %s\n' "$*"; }
-die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
-scaled() { awk -v s="$1" -v k="$SCALE" 'BEGIN { printf "%d", s * (k > 0 ? k : 1) }'; }
+die() {
+  printf 'stack: error: %s\n' "$*" >&2
+  exit 1
+}
+usage() {
+  echo "usage: stack.sh up [--fixture] | down [--fixture|--purge] | status | env | logs [kafka|redis] [-f]" >&2
+  exit 2
+}
+scaled() { awk -v s="$1" -v k="$SCALE" 'BEGIN { k += 0; t = s * (k > 0 ? k : 1); printf "%d", t < 1 ? 1 : t }'; }
 
+case $KAFKA_PORT$REDIS_PORT in
+  *[!0-9]*) die "HOOKLINE_KAFKA_PORT and HOOKLINE_REDIS_PORT must be port numbers" ;;
+esac
+
+# --- probes -------------------------------------------------------------------------------
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A metadata request (for one absent topic, so the answer stays small). The TCP probe first
+# makes a closed port fail at once instead of after kcat's 2 s metadata timeout.
 kafka_answers() {
-  if command -v kcat >/dev/null; then
-    kcat -b "127.0.0.1:$KAFKA_PORT" -L -m 2 -t __hookline_probe >/dev/null 2>&1 ||
-      kcat -b "127.0.0.1:$KAFKA_PORT" -L -m 2 2>/dev/null | grep -q "broker 1 at"
-  else
-    (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null
-  fi
+  port_open "$KAFKA_PORT" || return 1
+  command -v kcat >/dev/null || return 0
+  kcat -b "127.0.0.1:$KAFKA_PORT" -L -m 2 -t __hookline_probe >/dev/null 2>&1
 }
-redis_answers() { [ "$(redis-cli -p "$REDIS_PORT" PING 2>/dev/null)" = "PONG" ]; }
 
-# pid from a pid file, if that process is alive and still ours (cmdline matches).
+redis_answers() {
+  [ "$(timeout 3 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" PING 2>/dev/null)" = PONG ]
+}
+
+# The pid in a pid file, if that process is alive and still the one we started.
+# Redis rewrites its command line to "redis-server 127.0.0.1:PORT".
+kafka_pid() { live_pid "$KDIR/kafka.pid" "kafka.Kafka $KDIR/server.properties"; }
+redis_pid() { live_pid "$RDIR/redis.pid" "redis-server 127.0.0.1:$REDIS_PORT" "redis-server $RDIR/redis.conf"; }
 live_pid() {
-  local file=$1 pattern=$2 pid
+  local file=$1 pid cmd want
+  shift
   [ -f "$file" ] || return 1
-  pid=$(cat "$file")
-  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$pattern" || return 1
-  echo "$pid"
-}
-kafka_pid() { live_pid "$KDIR/kafka.pid" "kafka.Kafka"; }
-redis_pid() { live_pid "$RDIR/redis.pid" "redis-server"; }
-
-wait_for() {
-  local what=$1 check=$2 secs log=$4 i
-  secs=$(scaled "$3")
-  for ((i = 0; i < secs * 4; i++)); do
-    if $check; then return 0; fi
-    sleep 0.25
+  pid=$(cat "$file" 2>/dev/null) || return 1
+  case $pid in '' | *[!0-9]*) return 1 ;; esac
+  { cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline"); } 2>/dev/null || return 1
+  for want in "$@"; do
+    case "$cmd" in *"$want"*)
+      echo "$pid"
+      return 0
+      ;;
+    esac
   done
-  printf 'stack: error: %s did not answer within %ss; last lines of %s:\n' "$what" "$secs" "$log" >&2
-  tail -n 30 "$log" >&2 || true
   return 1
 }
+
+svc_port() { if [ "$1" = kafka ]; then echo "$KAFKA_PORT"; else echo "$REDIS_PORT"; fi; }
+svc_log() { if [ "$1" = kafka ]; then echo "$KDIR/kafka.log"; else echo "$RDIR/redis.log"; fi; }
+svc_pidfile() { if [ "$1" = kafka ]; then echo "$KDIR/kafka.pid"; else echo "$RDIR/redis.pid"; fi; }
+
+# Serialise up/down of this run directory (fd 9; children get it closed).
+take_lock() {
+  mkdir -p "$RUN"
+  exec 9>"$LOCK"
+  flock -w "$(scaled 300)" 9 || die "another stack.sh up/down holds $LOCK"
+}
+
+# --- start --------------------------------------------------------------------------------
 
 write_kafka_config() {
   mkdir -p "$KDIR/data"
   cat >"$KDIR/server.properties" <<CONF
+# Generated by deploy/local/stack.sh; rewritten on every start.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
@@ -83,119 +128,279 @@ group.initial.rebalance.delay.ms=0
 log.retention.hours=24
 CONF
   cat >"$KDIR/log4j.properties" <<CONF
+# Generated by deploy/local/stack.sh. INFO from kafka/org.apache.kafka is too noisy.
 log4j.rootLogger=WARN, file
+log4j.logger.kafka=WARN
+log4j.logger.org.apache.kafka=WARN
+log4j.logger.org.apache.kafka.common.utils.AppInfoParser=INFO
 log4j.appender.file=org.apache.log4j.FileAppender
 log4j.appender.file.File=$KDIR/kafka.log
+log4j.appender.file.Append=true
 log4j.appender.file.layout=org.apache.log4j.PatternLayout
 log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka.server.KafkaServer=INFO
-log4j.logger.kafka.server.BrokerServer=INFO
 CONF
 }
 
 start_kafka() {
-  [ -f "$KAFKA_LIB/.complete" ] || die "Kafka jars missing in $KAFKA_LIB: run deploy/local/bootstrap.sh"
-  command -v java >/dev/null || die "java missing: run deploy/local/bootstrap.sh"
+  local id
   write_kafka_config
   if [ ! -f "$KDIR/data/meta.properties" ]; then
-    local id
-    id=$(java -cp "$KAFKA_LIB/*" kafka.tools.StorageTool random-uuid 2>/dev/null)
+    say "kafka: formatting storage in $KDIR/data (first start)"
+    id=$(java -Dlog4j.configuration="file:$KDIR/log4j.properties" -cp "$KAFKA_LIB/*" \
+      kafka.tools.StorageTool random-uuid 2>>"$KDIR/kafka.log") ||
+      die "kafka: StorageTool random-uuid failed: see $KDIR/kafka.log"
     java -Dlog4j.configuration="file:$KDIR/log4j.properties" -cp "$KAFKA_LIB/*" \
       kafka.tools.StorageTool format -t "$id" -c "$KDIR/server.properties" >>"$KDIR/kafka.log" 2>&1 ||
-      die "formatting Kafka storage failed: see $KDIR/kafka.log"
+      die "kafka: formatting storage failed: see $KDIR/kafka.log"
   fi
+  echo "=== stack.sh: starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT at $(date -u +%FT%TZ)" >>"$KDIR/kafka.log"
+  # This shell has no job control, so the child is not a process-group leader: setsid does not
+  # fork and $! is the JVM's pid. setsid keeps the broker out of the caller's Ctrl-C.
   setsid nohup java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true \
     -Dlog4j.configuration="file:$KDIR/log4j.properties" -cp "$KAFKA_LIB/*" \
-    kafka.Kafka "$KDIR/server.properties" >>"$KDIR/kafka.log" 2>&1 </dev/null &
-  echo $! >"$KDIR/kafka.pid"
+    kafka.Kafka "$KDIR/server.properties" >>"$KDIR/kafka.log" 2>&1 </dev/null 9>&- &
+  STARTED_PID=$!
+  echo "$STARTED_PID" >"$KDIR/kafka.pid"
+  say "kafka: started (pid $STARTED_PID)"
 }
 
 start_redis() {
-  command -v redis-server >/dev/null || die "redis-server missing: run deploy/local/bootstrap.sh"
   mkdir -p "$RDIR"
   cat >"$RDIR/redis.conf" <<CONF
+# Generated by deploy/local/stack.sh; rewritten on every start.
 bind 127.0.0.1
 port $REDIS_PORT
 dir $RDIR
+daemonize no
 appendonly yes
 appendfsync everysec
-daemonize no
 save ""
 logfile $RDIR/redis.log
 CONF
-  setsid nohup redis-server "$RDIR/redis.conf" >/dev/null 2>&1 </dev/null &
-  echo $! >"$RDIR/redis.pid"
+  setsid nohup redis-server "$RDIR/redis.conf" >>"$RDIR/redis.log" 2>&1 </dev/null 9>&- &
+  STARTED_PID=$!
+  echo "$STARTED_PID" >"$RDIR/redis.pid"
+  say "redis: started (pid $STARTED_PID)"
 }
 
-cmd_up() {
-  local fixture=${1:-} started=()
-  mkdir -p "$RUN"
-  if redis_answers; then
-    say "redis: already answering on $REDIS_PORT"
-  else
-    start_redis
-    started+=(redis)
-  fi
-  if kafka_answers; then
-    say "kafka: already answering on $KAFKA_PORT"
-  else
-    if ! kafka_pid >/dev/null; then
-      start_kafka
-    fi
-    started+=(kafka)
-  fi
-  [ -n "$fixture" ] && printf '%s\n' "${started[@]:-}" | grep . >"$OWNED.tmp" || true
-  [ -n "$fixture" ] && mv -f "$OWNED.tmp" "$OWNED"
-  for s in "${started[@]:-}"; do
+# Missing prerequisites are reported before anything starts.
+check_prereqs() {
+  local s missing=()
+  for s in "$@"; do
     case $s in
-      redis) wait_for redis redis_answers 20 "$RDIR/redis.log" && say "redis: up on 127.0.0.1:$REDIS_PORT (pid $(redis_pid))" ;;
-      kafka) wait_for kafka kafka_answers 90 "$KDIR/kafka.log" && say "kafka: up on 127.0.0.1:$KAFKA_PORT (pid $(kafka_pid))" ;;
+      kafka)
+        command -v java >/dev/null || missing+=("java")
+        [ -f "$KAFKA_LIB/.complete" ] || missing+=("the Kafka $KAFKA_VERSION jars in $KAFKA_LIB")
+        ;;
+      redis) command -v redis-server >/dev/null || missing+=("redis-server") ;;
     esac
+  done
+  command -v redis-cli >/dev/null || missing+=("redis-cli")
+  [ ${#missing[@]} -eq 0 ] || die "missing: ${missing[*]}: run deploy/local/bootstrap.sh"
+}
+
+# A port that accepts connections but did not answer as the service: something else holds it.
+check_ports() {
+  local s p
+  for s in "$@"; do
+    for p in $(svc_port "$s") $([ "$s" = kafka ] && echo "$CONTROLLER_PORT"); do
+      if port_open "$p"; then
+        die "$s: 127.0.0.1:$p is in use by a process that does not answer as $s (ss -ltnp 'sport = :$p')"
+      fi
+    done
   done
 }
 
+# Wait until a service answers; fail at once if the process we started has died.
+wait_for() {
+  local s=$1 pid=${2:-} secs=$REDIS_WAIT deadline
+  [ "$s" = kafka ] && secs=$KAFKA_WAIT
+  secs=$(scaled "$secs")
+  deadline=$((SECONDS + secs))
+  while ! "${s}_answers"; do
+    if [ -n "$pid" ] && [ ! -d "/proc/$pid" ]; then
+      printf 'stack: error: %s (pid %s) exited before answering on 127.0.0.1:%s; last lines of %s:\n' \
+        "$s" "$pid" "$(svc_port "$s")" "$(svc_log "$s")" >&2
+      tail -n 30 "$(svc_log "$s")" >&2 || true
+      return 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      printf 'stack: error: %s did not answer on 127.0.0.1:%s within %s s; last lines of %s:\n' \
+        "$s" "$(svc_port "$s")" "$secs" "$(svc_log "$s")" >&2
+      tail -n 30 "$(svc_log "$s")" >&2 || true
+      return 1
+    fi
+    sleep 0.25
+  done
+  say "$s: answering on 127.0.0.1:$(svc_port "$s")${pid:+ (pid $pid)}"
+}
+
+# Fixture bookkeeping: fixture-users counts the `up --fixture` calls not yet matched by a
+# `down --fixture`; fixture-owned lists the services fixture runs started (one name a line).
+fixture_join() {
+  local n=0
+  [ -f "$USERS" ] && n=$(cat "$USERS")
+  case $n in '' | *[!0-9]*) n=0 ;; esac
+  echo $((n + 1)) >"$USERS.tmp"
+  mv -f "$USERS.tmp" "$USERS"
+  touch "$OWNED"
+  FIXTURE_USER=$((n + 1))
+}
+fixture_own() {
+  grep -qx "$1" "$OWNED" || echo "$1" >>"$OWNED"
+}
+
+cmd_up() {
+  local fixture=$1 s pid rc=0 start=() started=() waiting=()
+  take_lock
+  # Joined first, so that the cleanup `down --fixture` that follows a failed `up --fixture`
+  # only undoes this call.
+  [ "$fixture" != --fixture ] || fixture_join
+  for s in redis kafka; do
+    if "${s}_answers"; then
+      if pid=$("${s}_pid"); then
+        say "$s: already running (pid $pid, 127.0.0.1:$(svc_port "$s"))"
+      else
+        say "$s: already answering on 127.0.0.1:$(svc_port "$s") (not started from $RUN): left alone"
+      fi
+    elif pid=$("${s}_pid"); then
+      say "$s: pid $pid is running but not answering yet: waiting"
+      waiting+=("$s:$pid")
+    else
+      start+=("$s")
+    fi
+  done
+  check_prereqs "${start[@]}"
+  check_ports "${start[@]}"
+  for s in "${start[@]}"; do
+    "start_$s"
+    started+=("$s")
+    waiting+=("$s:$STARTED_PID")
+    # Recorded before waiting: if the wait fails, the cleanup `down --fixture` still stops it.
+    [ "$fixture" != --fixture ] || fixture_own "$s"
+  done
+  if [ "$fixture" = --fixture ]; then
+    say "fixture: started ${started[*]:-nothing}; fixture user $FIXTURE_USER"
+  fi
+  for s in "${waiting[@]}"; do
+    wait_for "${s%%:*}" "${s#*:}" || rc=1
+  done
+  [ $rc -eq 0 ] || die "the stack is not up (stack.sh down stops what was started)"
+  say "up: kafka 127.0.0.1:$KAFKA_PORT, redis 127.0.0.1:$REDIS_PORT"
+}
+
+# --- stop ---------------------------------------------------------------------------------
+
 stop_one() {
-  local name=$1 pid i
-  pid=$("${name}_pid") || { rm -f "$RUN/$name/$name.pid"; say "$name: not running (not ours)"; return 0; }
+  local s=$1 pidfile pid i
+  pidfile=$(svc_pidfile "$s")
+  if ! pid=$("${s}_pid"); then
+    if [ -f "$pidfile" ]; then
+      rm -f "$pidfile"
+      say "$s: not running (stale pid file removed)"
+    elif "${s}_answers"; then
+      say "$s: answering on 127.0.0.1:$(svc_port "$s") but not started from $RUN: left alone"
+    else
+      say "$s: not running"
+    fi
+    return 0
+  fi
   kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 120; i++)); do
+  for ((i = 0; i < STOP_WAIT * 4; i++)); do
     [ -d "/proc/$pid" ] || break
     sleep 0.25
   done
   if [ -d "/proc/$pid" ]; then
-    say "$name: still running after 30 s, killing"
+    say "$s: pid $pid still running after ${STOP_WAIT} s: SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 20; i++)); do
+      [ -d "/proc/$pid" ] || break
+      sleep 0.25
+    done
   fi
-  rm -f "$RUN/$name/$name.pid"
-  say "$name: stopped"
+  rm -f "$pidfile"
+  say "$s: stopped (pid $pid)"
+}
+
+# A process still using a data directory without a pid file (lost pid file): never purge
+# under it. Kafka names its config on the command line; Redis runs with cwd = its dir.
+data_user() {
+  local p
+  for p in /proc/[0-9]*; do
+    if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF "kafka.Kafka $KDIR/server.properties" ||
+      [ "$(readlink "$p/cwd" 2>/dev/null)" = "$RDIR" ]; then
+      echo "${p#/proc/}"
+      return 0
+    fi
+  done
+  return 1
 }
 
 cmd_down() {
-  case ${1:-} in
+  local mode=$1 s n pid
+  take_lock
+  case $mode in
     --fixture)
-      [ -f "$OWNED" ] || { say "fixture: started nothing, stopping nothing"; return 0; }
-      local s
-      for s in $(tac "$OWNED"); do stop_one "$s"; done
-      rm -f "$OWNED"
+      if [ ! -f "$OWNED" ] && [ ! -f "$USERS" ]; then
+        say "fixture: no fixture stack recorded: stopping nothing"
+        return 0
+      fi
+      n=1
+      [ -f "$USERS" ] && n=$(cat "$USERS")
+      case $n in '' | *[!0-9]*) n=1 ;; esac
+      if [ "$n" -gt 1 ]; then
+        echo $((n - 1)) >"$USERS.tmp"
+        mv -f "$USERS.tmp" "$USERS"
+        say "fixture: $((n - 1)) other fixture user(s) still running: stopping nothing"
+        return 0
+      fi
+      if [ ! -s "$OWNED" ]; then
+        say "fixture: started nothing: stopping nothing"
+      else
+        for s in kafka redis; do
+          if grep -qx "$s" "$OWNED"; then stop_one "$s"; fi
+        done
+      fi
+      rm -f "$OWNED" "$USERS"
       ;;
-    --purge | "")
+    '' | --purge)
       stop_one kafka
       stop_one redis
-      rm -f "$OWNED"
-      if [ "${1:-}" = --purge ]; then rm -rf "$KDIR" "$RDIR"; say "data removed"; fi
+      rm -f "$OWNED" "$USERS"
+      if [ "$mode" = --purge ]; then
+        if pid=$(data_user); then
+          die "pid $pid still uses $RUN (no pid file): stop it, then purge again"
+        fi
+        rm -rf "$KDIR" "$RDIR"
+        rm -f "$LOCK"
+        rmdir "$RUN" 2>/dev/null || true
+        say "data removed ($KDIR, $RDIR)"
+      fi
       ;;
     *) usage ;;
   esac
 }
 
+# --- status, env, logs --------------------------------------------------------------------
+
 cmd_status() {
-  local rc=0 pid
-  if pid=$(kafka_pid); then say "kafka: running (pid $pid, 127.0.0.1:$KAFKA_PORT)"
-  elif kafka_answers; then say "kafka: answering on $KAFKA_PORT, not started by this checkout"
-  else say "kafka: down"; rc=1; fi
-  if pid=$(redis_pid); then say "redis: running (pid $pid, 127.0.0.1:$REDIS_PORT)"
-  elif redis_answers; then say "redis: answering on $REDIS_PORT, not started by this checkout"
-  else say "redis: down"; rc=1; fi
+  local s pid rc=0 port
+  for s in kafka redis; do
+    port=$(svc_port "$s")
+    if pid=$("${s}_pid"); then
+      if "${s}_answers"; then
+        say "$s: running (pid $pid, 127.0.0.1:$port)"
+      else
+        say "$s: pid $pid running but not answering on 127.0.0.1:$port"
+        rc=1
+      fi
+    elif "${s}_answers"; then
+      say "$s: answering on 127.0.0.1:$port, not started from $RUN"
+    else
+      say "$s: down (127.0.0.1:$port)"
+      rc=1
+    fi
+  done
   return $rc
 }
 
@@ -206,29 +411,36 @@ cmd_env() {
 }
 
 cmd_logs() {
-  local follow="" which=()
+  local a opts=(-n 50) files=() f
   for a in "$@"; do
     case $a in
-      -f) follow=-f ;;
-      kafka) which+=("$KDIR/kafka.log") ;;
-      redis) which+=("$RDIR/redis.log") ;;
+      -f) opts+=(-F) ;;
+      kafka | redis) files+=("$(svc_log "$a")") ;;
       *) usage ;;
     esac
   done
-  [ ${#which[@]} -gt 0 ] || which=("$KDIR/kafka.log" "$RDIR/redis.log")
-  tail -n 50 $follow "${which[@]}"
+  [ ${#files[@]} -gt 0 ] || files=("$KDIR/kafka.log" "$RDIR/redis.log")
+  for f in "${files[@]}"; do
+    [ -f "$f" ] || say "no log yet: $f"
+  done
+  exec tail "${opts[@]}" "${files[@]}"
 }
 
-usage() {
-  echo "usage: stack.sh up [--fixture] | down [--fixture|--purge] | status | env | logs [kafka|redis] [-f]" >&2
-  exit 2
-}
-
-case ${1:-} in
-  up) shift; [ "${1:-}" = "" ] || [ "$1" = --fixture ] || usage; cmd_up "${1:-}" ;;
-  down) shift; cmd_down "${1:-}" ;;
-  status) cmd_status ;;
-  env) cmd_env ;;
-  logs) shift; cmd_logs "$@" ;;
+[ $# -ge 1 ] || usage
+cmd=$1
+shift
+case $cmd in
+  up)
+    [ $# -le 1 ] || usage
+    case ${1:-} in '' | --fixture) cmd_up "${1:-}" ;; *) usage ;; esac
+    ;;
+  down)
+    [ $# -le 1 ] || usage
+    cmd_down "${1:-}"
+    ;;
+  status) [ $# -eq 0 ] || usage; cmd_status ;;
+  env) [ $# -eq 0 ] || usage; cmd_env ;;
+  logs) cmd_logs "$@" ;;
+  -h | --help | help) usage ;;
   *) usage ;;
 esac

@@ -1,6 +1,7 @@
 /*
  * test_envelope: every envelope rule both ways, id generation, and a stable delivered body.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -147,10 +150,12 @@ static void test_timestamp_rules(void **state) {
   hl_event_clear(&ev);
   expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"timestamp\":\"yesterday\",\"data\":1}",
                 "timestamp: must be an RFC 3339");
-  expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"timestamp\":\"2026-13-01T00:00:00Z\",\"data\":1}",
-                "timestamp:");
-  expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"timestamp\":\"2026-11-22T10:00:00\",\"data\":1}",
-                "timestamp:");
+  expect_reject(
+      "{\"tenant\":\"t\",\"type\":\"x\",\"timestamp\":\"2026-13-01T00:00:00Z\",\"data\":1}",
+      "timestamp:");
+  expect_reject(
+      "{\"tenant\":\"t\",\"type\":\"x\",\"timestamp\":\"2026-11-22T10:00:00\",\"data\":1}",
+      "timestamp:");
   expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"timestamp\":1,\"data\":1}",
                 "timestamp: must be a string");
 }
@@ -160,11 +165,21 @@ static void test_shape_rules(void **state) {
   expect_reject("not json", "event: not valid JSON");
   expect_reject("{\"tenant\":\"t\"", "event: not valid JSON");
   expect_reject("[1,2]", "event: must be a JSON object");
-  expect_reject("\"str\"", "event: not valid JSON"); /* jansson rejects bare values here */
+  expect_reject("\"str\"", "event: must be a JSON object");
+  expect_reject("null", "event: must be a JSON object");
   expect_reject("{\"tenant\":\"t\",\"type\":\"x\"}", "data: required");
   expect_reject("{\"tenant\":\"t\",\"tenant\":\"u\",\"type\":\"x\",\"data\":1}",
-                "event: not valid JSON");
-  expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"data\":\"\xff\"}", "event: not valid JSON");
+                "tenant: given more than once");
+  expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"data\":1,\"d\\u0061ta\":2}",
+                "data: given more than once");
+  expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"data\":\"\xff\"}",
+                "event: not valid JSON: invalid UTF-8 in string at column 34");
+  expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"data\":{\"a\":1,}}",
+                "event: not valid JSON: expected a member name in double quotes at column 40");
+  expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"data\":1} {}",
+                "event: not valid JSON: unexpected text after the value");
+  expect_reject("{\"tenant\":\"t\",\n \"type\":\"x\",\n \"data\":tru}",
+                "event: not valid JSON: unexpected character at line 3, column 9");
 }
 
 static void test_size_limit(void **state) {
@@ -193,9 +208,8 @@ static void test_header_form(void **state) {
   assert_string_equal(ev.body, "{\"id\":\"evt_h\",\"type\":\"invoice.paid\",\"timestamp\":"
                                "\"2026-11-22T10:00:00.000Z\",\"data\":{\"amount\":12}}");
   hl_event_clear(&ev);
-  assert_int_equal(hl_event_from_parts("acme", "x", NULL, "{bad", 4, MAXB, 1, &ev, err,
-                                       sizeof(err)),
-                   -1);
+  assert_int_equal(
+      hl_event_from_parts("acme", "x", NULL, "{bad", 4, MAXB, 1, &ev, err, sizeof(err)), -1);
   assert_non_null(strstr(err, "data: not valid JSON"));
   assert_int_equal(hl_event_from_parts(NULL, "x", NULL, "1", 1, MAXB, 1, &ev, err, sizeof(err)),
                    -1);
@@ -208,18 +222,149 @@ static void test_header_form(void **state) {
   assert_non_null(strstr(err, "exceeds"));
 }
 
-static void test_id_unique(void **state) {
-  enum { N = 20000 };
-  char(*ids)[32] = calloc(N, 32);
+/* data is the producer's text, compacted: numbers, escapes and member order as written. */
+static void test_data_kept_as_written(void **state) {
+  hl_event_t ev;
+  char err[256];
 
-  for (int i = 0; i < N; i++) {
-    assert_int_equal(hl_event_id_generate(ids[i], 32), 0);
-    assert_int_equal(strlen(ids[i]), 26);
+  assert_int_equal(
+      parse("{\"tenant\":\"t\",\"type\":\"x\",\"id\":\"e\",\"timestamp\":\"2026-01-01T00:00:00Z\","
+            "\"data\": { \"amount\" : 0.1, \"big\": 12345678901234567890, \"e\": 1E3,"
+            " \"s\": \"caf\\u00e9 \\/ é\", \"dup\": 1, \"dup\": 2 } }",
+            &ev, err),
+      0);
+  assert_string_equal(ev.data, "{\"amount\":0.1,\"big\":12345678901234567890,\"e\":1E3,"
+                               "\"s\":\"caf\\u00e9 \\/ é\",\"dup\":1,\"dup\":2}");
+  assert_int_equal(ev.data_len, strlen(ev.data));
+  assert_string_equal(ev.body,
+                      "{\"id\":\"e\",\"type\":\"x\",\"timestamp\":\"2026-01-01T00:00:00Z\","
+                      "\"data\":{\"amount\":0.1,\"big\":12345678901234567890,\"e\":1E3,"
+                      "\"s\":\"caf\\u00e9 \\/ é\",\"dup\":1,\"dup\":2}}");
+  hl_event_clear(&ev);
+}
+
+/* Member names and values may use JSON escapes; unknown members are ignored. */
+static void test_escapes_and_unknown_members(void **state) {
+  hl_event_t ev;
+  char err[256];
+
+  assert_int_equal(parse("{\"t\\u0065nant\":\"\\u0061cme\",\"type\":\"a\\u002eb\",\"extra\":[1,"
+                         "{\"tenant\":\"nested-is-not-top-level\"}],\"data\":[],\"x\":null}",
+                         &ev, err),
+                   0);
+  assert_string_equal(ev.tenant, "acme");
+  assert_string_equal(ev.type, "a.b");
+  assert_string_equal(ev.data, "[]");
+  hl_event_clear(&ev);
+  expect_reject("{\"tenant\":\"ac\\u0000me\",\"type\":\"x\",\"data\":1}", "tenant: must match");
+  expect_reject("{\"tenant\":\"acm\\u00e9\",\"type\":\"x\",\"data\":1}", "tenant: must match");
+  expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"id\":\"a\\nb\",\"data\":1}", "id: must match");
+  expect_reject("{\"tenant\":\"t\",\"type\":\"x\",\"timestamp\":\"2026-01-01T00:00:00Z\\u0000\","
+                "\"data\":1}",
+                "timestamp: must be an RFC 3339");
+}
+
+/* Values one longer than a field allows are refused whatever their escapes expand to. */
+static void test_long_values(void **state) {
+  char buf[2048], t[1200];
+
+  memset(t, 'a', sizeof(t) - 1);
+  t[sizeof(t) - 1] = '\0';
+  snprintf(buf, sizeof(buf), "{\"tenant\":\"%s\",\"type\":\"x\",\"data\":1}", t);
+  expect_reject(buf, "tenant: must match [A-Za-z0-9_.-]{1,64}");
+  snprintf(buf, sizeof(buf), "{\"tenant\":\"t\",\"type\":\"%s\",\"data\":1}", t);
+  expect_reject(buf, "type: must be dot-separated");
+  snprintf(buf, sizeof(buf), "{\"tenant\":\"t\",\"type\":\"x\",\"id\":\"%.129s\",\"data\":1}", t);
+  expect_reject(buf, "id: must match [A-Za-z0-9_.-]{1,128}");
+  snprintf(buf, sizeof(buf), "{\"tenant\":\"t\",\"type\":\"x\",\"timestamp\":\"%s\",\"data\":1}",
+           t);
+  expect_reject(buf, "timestamp: must be an RFC 3339");
+}
+
+static void test_header_form_data_as_written(void **state) {
+  const char *data = " [0.1, 1e400, \"\\u00e9\"] ";
+  hl_event_t ev;
+  char err[256];
+
+  assert_int_equal(hl_event_from_parts("t", "x", "e", data, strlen(data), MAXB, 1795341600000LL,
+                                       &ev, err, sizeof(err)),
+                   0);
+  assert_string_equal(ev.data, "[0.1,1e400,\"\\u00e9\"]");
+  hl_event_clear(&ev);
+  assert_int_equal(hl_event_from_parts("t", "x", NULL, "", 0, MAXB, 1, &ev, err, sizeof(err)), -1);
+  assert_string_equal(err, "data: not valid JSON: unexpected end of input at column 1");
+  assert_int_equal(hl_event_from_parts("t", "x", "", "1", 1, MAXB, 1, &ev, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "id: must match"));
+}
+
+#define ID_THREADS 4
+#define ID_PER_THREAD 25000
+
+static char (*gen_ids)[32];
+
+static void *gen_thread(void *arg) {
+  long t = (long)(intptr_t)arg;
+
+  for (int i = 0; i < ID_PER_THREAD; i++) {
+    if (hl_event_id_generate(gen_ids[t * ID_PER_THREAD + i], 32) != 0)
+      gen_ids[t * ID_PER_THREAD + i][0] = '\0';
   }
-  qsort(ids, N, 32, (int (*)(const void *, const void *))strcmp);
-  for (int i = 1; i < N; i++)
-    assert_true(strcmp(ids[i - 1], ids[i]) != 0);
-  free(ids);
+  return NULL;
+}
+
+static int cmp_id(const void *a, const void *b) {
+  return strcmp(a, b);
+}
+
+/* 100 000 ids from 4 threads at once: well-formed and all different. */
+static void test_id_unique(void **state) {
+  enum { N = ID_THREADS * ID_PER_THREAD };
+  pthread_t th[ID_THREADS];
+  char small[26];
+
+  gen_ids = calloc(N, 32);
+  for (long t = 0; t < ID_THREADS; t++)
+    pthread_create(&th[t], NULL, gen_thread, (void *)(intptr_t)t);
+  for (int t = 0; t < ID_THREADS; t++)
+    pthread_join(th[t], NULL);
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(strlen(gen_ids[i]), 26);
+    assert_int_equal(strncmp(gen_ids[i], "evt_", 4), 0);
+    assert_int_equal(strspn(gen_ids[i] + 4,
+                            "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
+                            "wxyz"),
+                     22);
+  }
+  qsort(gen_ids, N, 32, cmp_id);
+  for (int i = 1; i < N; i++) {
+    if (strcmp(gen_ids[i - 1], gen_ids[i]) == 0)
+      fail_msg("duplicate id %s", gen_ids[i]);
+  }
+  free(gen_ids);
+  assert_int_equal(hl_event_id_generate(small, sizeof(small)), -1); /* 26 + NUL needed */
+}
+
+/* A forked child does not repeat the ids its parent generates next. */
+static void test_id_fork(void **state) {
+  char parent[32], child[32] = "";
+  int fds[2];
+  pid_t pid;
+
+  assert_int_equal(hl_event_id_generate(parent, sizeof(parent)), 0); /* the pool is filled */
+  assert_int_equal(pipe(fds), 0);
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    hl_event_id_generate(child, sizeof(child));
+    _exit(write(fds[1], child, 27) == 27 ? 0 : 1);
+  }
+  close(fds[1]);
+  assert_int_equal(read(fds[0], child, 27), 27);
+  close(fds[0]);
+  waitpid(pid, NULL, 0);
+  assert_int_equal(hl_event_id_generate(parent, sizeof(parent)), 0);
+  assert_int_equal(strlen(child), 26);
+  assert_string_not_equal(parent, child);
 }
 
 static void test_body_stable_and_envelope_roundtrip(void **state) {
@@ -234,8 +379,9 @@ static void test_body_stable_and_envelope_roundtrip(void **state) {
   assert_int_equal(hl_event_parse(env, envlen, MAXB, 0, &b, err, sizeof(err)), 0);
   assert_string_equal(a.body, b.body); /* same body after a round trip through the envelope */
   assert_string_equal(b.tenant, "t");
-  assert_string_equal(a.body, "{\"id\":\"e1\",\"type\":\"a.b\",\"timestamp\":\"2026-01-01T00:00:00Z\","
-                              "\"data\":{\"z\":1,\"a\":{\"y\":[1,2,{\"k\":\"v\"}]}}}");
+  assert_string_equal(a.body,
+                      "{\"id\":\"e1\",\"type\":\"a.b\",\"timestamp\":\"2026-01-01T00:00:00Z\","
+                      "\"data\":{\"z\":1,\"a\":{\"y\":[1,2,{\"k\":\"v\"}]}}}");
   free(env);
   hl_event_clear(&a);
   hl_event_clear(&b);
@@ -243,12 +389,23 @@ static void test_body_stable_and_envelope_roundtrip(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_valid_full),     cmocka_unit_test(test_defaults),
-      cmocka_unit_test(test_data_any_json),  cmocka_unit_test(test_tenant_rules),
-      cmocka_unit_test(test_type_rules),     cmocka_unit_test(test_id_rules),
-      cmocka_unit_test(test_timestamp_rules), cmocka_unit_test(test_shape_rules),
-      cmocka_unit_test(test_size_limit),     cmocka_unit_test(test_header_form),
-      cmocka_unit_test(test_id_unique),      cmocka_unit_test(test_body_stable_and_envelope_roundtrip),
+      cmocka_unit_test(test_valid_full),
+      cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_data_any_json),
+      cmocka_unit_test(test_tenant_rules),
+      cmocka_unit_test(test_type_rules),
+      cmocka_unit_test(test_id_rules),
+      cmocka_unit_test(test_timestamp_rules),
+      cmocka_unit_test(test_shape_rules),
+      cmocka_unit_test(test_size_limit),
+      cmocka_unit_test(test_header_form),
+      cmocka_unit_test(test_data_kept_as_written),
+      cmocka_unit_test(test_escapes_and_unknown_members),
+      cmocka_unit_test(test_long_values),
+      cmocka_unit_test(test_header_form_data_as_written),
+      cmocka_unit_test(test_id_unique),
+      cmocka_unit_test(test_id_fork),
+      cmocka_unit_test(test_body_stable_and_envelope_roundtrip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
