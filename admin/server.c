@@ -436,7 +436,9 @@ static void hl_server_close(hl_server_t *srv) {
   pthread_mutex_unlock(&srv->lock);
   if (srv->prober_started)
     pthread_join(srv->prober, NULL);
-  hookline_producer_destroy(&srv->producer);
+  hookline_producer_destroy(&srv->producer); /* what is left is purged: reported as failed */
+  if (srv->base)
+    hl_server_wake(-1, 0, srv); /* answer those (503) so every request is freed */
   if (atomic_load(&srv->pending) > 0)
     hl_warn("admin api: %ld publishes unanswered at exit", atomic_load(&srv->pending));
   if (srv->http)
