@@ -1,6 +1,7 @@
 /*
  * main.c - hookline-admin: global options, configuration, and command dispatch.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,15 +37,22 @@ static void usage(FILE *out) {
  * 503 or an error rather than a request hanging for librdkafka's default 30 s).
  */
 static void hl_admin_kafka_defaults(hl_conf_t *conf) {
+  static const char *defaults[][2] = {{"message.timeout.ms", "5000"},
+                                      {"client.id", "hookline-admin"}};
   const char *key, *value;
-  char err[128];
+  char err[128], name[64];
 
-  for (size_t i = 0; i < hl_conf_kafka_count(conf); i++) {
-    hl_conf_kafka_get(conf, i, &key, &value);
-    if (strcmp(key, "message.timeout.ms") == 0)
-      return;
+  for (size_t d = 0; d < sizeof(defaults) / sizeof(defaults[0]); d++) {
+    bool set = false;
+
+    for (size_t i = 0; i < hl_conf_kafka_count(conf) && !set; i++) {
+      hl_conf_kafka_get(conf, i, &key, &value);
+      set = strcmp(key, defaults[d][0]) == 0;
+    }
+    snprintf(name, sizeof(name), "kafka.%s", defaults[d][0]);
+    if (!set)
+      hl_conf_set(conf, name, defaults[d][1], err, sizeof(err));
   }
-  hl_conf_set(conf, "kafka.message.timeout.ms", "5000", err, sizeof(err));
 }
 
 static int hl_admin_config(hl_admin_t *adm, int argc, char **argv) {
@@ -73,7 +81,10 @@ static int hl_admin_run(hl_admin_t *adm, int argc, char **argv) {
     return hl_cli_endpoint(adm, argc, argv);
   if (strcmp(cmd, "attempts") == 0)
     return hl_cli_attempts(adm, argc, argv);
-  /*SERVE*/
+  if (strcmp(cmd, "serve") == 0)
+    return hl_server_serve(adm, argc, argv);
+  if (strcmp(cmd, "routes") == 0)
+    return hl_api_print_routes(stdout);
   hl_admin_err("unknown command \"%s\"", cmd);
   usage(stderr);
   return HL_EXIT_USAGE;
