@@ -64,7 +64,8 @@ say "publishing 5 invoice events, 1 customer event (not subscribed) and 1 invali
 
 say "waiting for the deliveries"
 for _ in $(seq 1 100); do
-  [ "$(grep -c . "$RUN/received.ndjson" 2>/dev/null || echo 0)" -ge 5 ] && break
+  n=$(cat "$RUN/received.ndjson" 2>/dev/null | grep -c . || true)
+  [ "${n:-0}" -ge 5 ] && break
   sleep 0.2
 done
 python3 - "$RUN/received.ndjson" <<'PY'
