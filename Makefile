@@ -11,7 +11,7 @@ WERROR     ?= OFF
 CMAKE_ARGS ?=
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test unit integration asan demo install format format-check \
+.PHONY: all deps configure build test test-fast unit integration asan demo install format format-check \
         stack-up stack-down stack-status clean
 
 all: build
@@ -31,10 +31,14 @@ asan:
 	  -DHOOKLINE_SANITIZE=address,undefined $(CMAKE_ARGS)
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 
-# Everything: set-up, build, the unit tests under ASan+UBSan, then the whole suite
-# (the `stack` fixture starts Kafka and Redis when they are not running and stops what it started).
+# Everything: set-up, build, the whole suite under ASan+UBSan, then the whole suite again on the
+# ordinary build (the `stack` fixture starts Kafka and Redis when they are not running and stops
+# what it started). `make test-fast` skips the sanitizer pass.
 test: deps build asan
-	ctest --test-dir $(ASAN_BUILD) -L unit --output-on-failure -j$(JOBS) $(CTEST_ARGS)
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS) $(CTEST_ARGS)
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) $(CTEST_ARGS)
+
+test-fast: deps build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) $(CTEST_ARGS)
 
 unit: build

@@ -24,8 +24,13 @@ int main(void) {
 }
 C
 export PKG_CONFIG_PATH=$libdir/pkgconfig
+# a sanitizer build of libhookline needs its runtime first in the program that loads it
+san=()
+ldd "$libdir"/libhookline.so | grep -q libasan && san+=(-fsanitize=address)
+ldd "$libdir"/libhookline.so | grep -q libubsan && san+=(-fsanitize=undefined)
 # shellcheck disable=SC2046
-cc -o "$T/use" "$T/use.c" $(pkg-config --cflags --libs hookline) || fail "does not build with pkg-config"
+cc "${san[@]}" -o "$T/use" "$T/use.c" $(pkg-config --cflags --libs hookline) ||
+  fail "does not build with pkg-config"
 out=$(LD_LIBRARY_PATH=$libdir "$T/use")
 case $out in
   "0.1.0 -1 tenant: must match"*) pass "installed library works: $out" ;;
