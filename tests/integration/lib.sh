@@ -11,10 +11,14 @@ T=$(mktemp -d "/tmp/$PREFIX.XXXX")
 export PREFIX T BIN
 HL_PIDS=()
 hl_cleanup() {
-  local p
+  local rc=$? p
   for p in "${HL_PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$T"
+  if [ "$rc" -ne 0 ]; then
+    echo "test failed: its logs and records are kept in $T" >&2
+  else
+    rm -rf "$T"
+  fi
 }
 trap hl_cleanup EXIT
 
