@@ -17,6 +17,7 @@
 
 #include "dispatcher.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "record.h"
 #include "util.h"
 
@@ -58,12 +59,16 @@ typedef struct hl_dlv {
 
 TAILQ_HEAD(hl_dlv_q, hl_dlv);
 
-/* Concurrency of one endpoint in this process, and the deliveries waiting for it. */
+/* Concurrency of one endpoint in this process, and the deliveries waiting for it (for its
+ * max_in_flight, the process's, or a rate token). */
 typedef struct hl_epslot {
   char id[HL_EP_ID_MAX + 1];
   int in_flight;
   struct hl_dlv_q queue;
+  size_t nwait; /* in queue */
   struct hl_epslot *next;
+  TAILQ_ENTRY(hl_epslot) ring; /* fairness: in ss->ring while it may start its head */
+  bool in_ring;
 } hl_epslot_t;
 
 #define HL_SLOTS_BUCKETS 1024
@@ -71,7 +76,8 @@ typedef struct hl_epslot {
 /* delivery.c's private state: endpoint slots, the waiting queues, and what is alive. */
 typedef struct hl_slots {
   hl_epslot_t *buckets[HL_SLOTS_BUCKETS];
-  struct hl_dlv_q global; /* waiting for dispatcher.max_in_flight */
+  TAILQ_HEAD(, hl_epslot) ring; /* endpoints with waiting work, served round-robin */
+  bool pumping;
   size_t nqueued;
   LIST_HEAD(, hl_msg) msgs;
   LIST_HEAD(, hl_write) writes;
@@ -649,7 +655,7 @@ static hl_slots_t *hl_slots(hl_disp_t *d) {
   if (!d->slots) {
     d->slots = calloc(1, sizeof(*d->slots));
     if (d->slots)
-      TAILQ_INIT(&d->slots->global);
+      TAILQ_INIT(&d->slots->ring);
   }
   return d->slots;
 }
@@ -671,11 +677,39 @@ static hl_epslot_t *hl_slot_get(hl_slots_t *ss, const char *id) {
   return slot;
 }
 
+static hl_epslot_t *hl_slot_find(hl_slots_t *ss, const char *id) {
+  hl_epslot_t *slot;
+
+  for (slot = ss->buckets[hl_slots_hash(id)]; slot; slot = slot->next) {
+    if (strcmp(slot->id, id) == 0)
+      return slot;
+  }
+  return NULL;
+}
+
+/* ---- fairness: endpoints with waiting work take turns (fair.c would be its own module once
+ * delivery.c's queues move out; kept here so the hooks stay small) ---- */
+
+static void hl_ring_add(hl_slots_t *ss, hl_epslot_t *slot) {
+  if (slot->in_ring || TAILQ_EMPTY(&slot->queue))
+    return;
+  TAILQ_INSERT_TAIL(&ss->ring, slot, ring);
+  slot->in_ring = true;
+}
+
+static void hl_ring_del(hl_slots_t *ss, hl_epslot_t *slot) {
+  if (!slot->in_ring)
+    return;
+  TAILQ_REMOVE(&ss->ring, slot, ring);
+  slot->in_ring = false;
+}
+
 static void hl_slot_maybe_free(hl_slots_t *ss, hl_epslot_t *slot) {
   hl_epslot_t **pp = &ss->buckets[hl_slots_hash(slot->id)];
 
   if (slot->in_flight > 0 || !TAILQ_EMPTY(&slot->queue))
     return;
+  hl_ring_del(ss, slot);
   for (; *pp; pp = &(*pp)->next) {
     if (*pp == slot) {
       *pp = slot->next;
@@ -685,35 +719,38 @@ static void hl_slot_maybe_free(hl_slots_t *ss, hl_epslot_t *slot) {
   }
 }
 
-static void hl_dlv_enqueue(hl_slots_t *ss, hl_dlv_t *dlv, struct hl_dlv_q *q) {
-  TAILQ_INSERT_TAIL(q, dlv, link);
-  dlv->queue = q;
+static void hl_dlv_enqueue(hl_slots_t *ss, hl_dlv_t *dlv, hl_epslot_t *slot) {
+  TAILQ_INSERT_TAIL(&slot->queue, dlv, link);
+  dlv->queue = &slot->queue;
+  slot->nwait++;
   ss->nqueued++;
 }
 
-static void hl_dlv_dequeue(hl_slots_t *ss, hl_dlv_t *dlv) {
+static void hl_dlv_dequeue(hl_slots_t *ss, hl_epslot_t *slot, hl_dlv_t *dlv) {
   TAILQ_REMOVE(dlv->queue, dlv, link);
   dlv->queue = NULL;
+  slot->nwait--;
   ss->nqueued--;
 }
 
 static void hl_dlv_send(hl_dlv_t *dlv);
+static bool hl_slot_admit(hl_disp_t *d, hl_epslot_t *slot);
 
-/* Start what waits: the endpoint's queue first (a slot just freed), then the process queue. */
-static void hl_slots_pump(hl_disp_t *d, hl_epslot_t *slot) {
+/* Start what waits, one delivery per endpoint in turn, while the process has slots. */
+static void hl_slots_pump(hl_disp_t *d) {
   hl_slots_t *ss = d->slots;
-  hl_dlv_t *dlv;
+  hl_epslot_t *slot;
 
-  if (slot && (dlv = TAILQ_FIRST(&slot->queue)) != NULL) {
-    hl_dlv_dequeue(ss, dlv);
-    hl_dlv_start(dlv);
-  }
-  while (d->http_in_flight < d->max_in_flight && (dlv = TAILQ_FIRST(&ss->global)) != NULL) {
-    hl_dlv_dequeue(ss, dlv);
-    hl_dlv_start(dlv);
-  }
-  if (slot)
+  if (!ss || ss->pumping)
+    return; /* a send that failed at once re-entered: the outer loop goes on */
+  ss->pumping = true;
+  while (d->http_in_flight < d->max_in_flight && (slot = TAILQ_FIRST(&ss->ring)) != NULL) {
+    hl_ring_del(ss, slot);
+    if (hl_slot_admit(d, slot))
+      hl_ring_add(ss, slot); /* to the back: the others go first */
     hl_slot_maybe_free(ss, slot);
+  }
+  ss->pumping = false;
 }
 
 /* The HTTP request ended: give its slots back. */
@@ -726,7 +763,10 @@ static void hl_dlv_release(hl_dlv_t *dlv) {
   dlv->slot = NULL;
   slot->in_flight--;
   d->http_in_flight--;
-  hl_slots_pump(d, slot);
+  hl_ring_add(d->slots, slot);
+  if (!d->slots->pumping)
+    hl_slot_maybe_free(d->slots, slot);
+  hl_slots_pump(d);
 }
 
 void hl_delivery_spill(hl_disp_t *d, const hl_part_t *part) {
@@ -744,17 +784,12 @@ void hl_delivery_spill(hl_disp_t *d, const hl_part_t *part) {
         tmp = TAILQ_NEXT(dlv, link);
         if (part && dlv->msg->part != part)
           continue;
-        hl_dlv_dequeue(ss, dlv);
+        hl_dlv_dequeue(ss, slot, dlv);
         hl_dlv_handoff_first(dlv);
         n++;
       }
       hl_slot_maybe_free(ss, slot);
     }
-  }
-  while (!part && (dlv = TAILQ_FIRST(&ss->global)) != NULL) {
-    hl_dlv_dequeue(ss, dlv);
-    hl_dlv_handoff_first(dlv);
-    n++;
   }
   if (n) {
     hl_metric_add(d->m.spilled, NULL, (double)n);
@@ -795,12 +830,116 @@ void hl_delivery_destroy(hl_disp_t *d) {
   d->slots = NULL;
 }
 
+static int hl_dlv_cap(const hl_disp_t *d, const hl_endpoint_t *ep) {
+  return ep->max_in_flight > 0 ? ep->max_in_flight : d->ep_max_in_flight;
+}
+
+/* Take the endpoint's and the process's slot and send. */
+static void hl_dlv_go(hl_disp_t *d, hl_epslot_t *slot, hl_dlv_t *dlv) {
+  slot->in_flight++;
+  d->http_in_flight++;
+  dlv->slot = slot;
+  hl_dlv_send(dlv);
+}
+
+/* ---- rate limits (ratelimit.c): a delivery whose turn is 1 s or more away waits in the retry
+ * tier of that delay instead of the ack window, without using up an attempt ---- */
+
+static void hl_dlv_defer(hl_dlv_t *dlv, int64_t wait_ms) {
+  hl_disp_t *d = dlv->msg->d;
+  size_t t = 0, i;
+  char lbl[64];
+
+  for (i = 0; i < hl_tiers_topic_count(d->tiers); i++) {
+    if (hl_tiers_topic_delay_ms(d->tiers, i) <= wait_ms)
+      t = i;
+  }
+  snprintf(lbl, sizeof(lbl), "tier=\"%s\"", hl_tiers_topic_suffix(d->tiers, t));
+  hl_metric_add(d->m.retry_writes, lbl, 1);
+  hl_metric_add(d->m.rate_deferred, NULL, 1);
+  hl_dlv_handoff(dlv, d->tier_topics[t], dlv->attempt - 1, hl_now_ms() + wait_ms, NULL);
+}
+
+/* The endpoint's next token is wait_ms away (>= 1 s): defer everything waiting for it. */
+static void hl_slot_defer(hl_disp_t *d, hl_epslot_t *slot, int64_t wait_ms) {
+  hl_dlv_t *dlv;
+  int64_t i = 0;
+
+  while ((dlv = TAILQ_FIRST(&slot->queue)) != NULL) {
+    hl_dlv_dequeue(d->slots, slot, dlv);
+    hl_dlv_defer(dlv, wait_ms + (int64_t)(i++ * 1000 / dlv->ep->rate_per_sec));
+  }
+}
+
+/* Start slot's head if its endpoint cap and a rate token allow (the caller checked the process
+ * cap).  A refused token: the limiter calls hl_delivery_rate_ready later. */
+static bool hl_slot_admit(hl_disp_t *d, hl_epslot_t *slot) {
+  hl_dlv_t *dlv = TAILQ_FIRST(&slot->queue);
+  int64_t wait_ms = 0;
+
+  if (!dlv || slot->in_flight >= hl_dlv_cap(d, dlv->ep))
+    return false;
+  if (dlv->ep->rate_per_sec > 0 && !hl_rl_take(d->rl, dlv->ep, slot->nwait, &wait_ms)) {
+    if (wait_ms >= HL_RL_LOCAL_WAIT_MAX_MS)
+      hl_slot_defer(d, slot, wait_ms);
+    return false;
+  }
+  hl_dlv_dequeue(d->slots, slot, dlv);
+  hl_dlv_go(d, slot, dlv);
+  return true;
+}
+
+void hl_delivery_rate_ready(const char *ep_id, void *opaque) {
+  hl_disp_t *d = opaque;
+  hl_epslot_t *slot;
+
+  if (d->stopping || !d->slots)
+    return;
+  slot = hl_slot_find(d->slots, ep_id);
+  if (!slot)
+    return;
+  hl_ring_add(d->slots, slot);
+  hl_slots_pump(d);
+}
+
+/* A delivery that cannot start now: count why, and wait in its endpoint's queue (or in the
+ * retry tier when its rate-limited turn is 1 s or more away, or its window is full). */
+static void hl_dlv_wait(hl_disp_t *d, hl_epslot_t *slot, hl_dlv_t *dlv, bool rate_refused,
+                        int64_t wait_ms) {
+  const hl_endpoint_t *ep = dlv->ep;
+  bool at_cap = slot->in_flight >= hl_dlv_cap(d, ep);
+  bool rate_wait = rate_refused || (ep->rate_per_sec > 0 && !at_cap && slot->nwait > 0);
+  int64_t turn_ms = wait_ms;
+
+  if (ep->rate_per_sec > 0)
+    turn_ms += (int64_t)((double)slot->nwait * 1000.0 / ep->rate_per_sec);
+
+  if (dlv->msg->part->paused_full) {
+    hl_metric_add(d->m.spilled, NULL, 1); /* its window is already full: do not wait in it */
+    hl_dlv_handoff_first(dlv);
+    hl_slot_maybe_free(d->slots, slot);
+    return;
+  }
+  if (rate_wait)
+    hl_metric_add(d->m.rate_limited, NULL, 1);
+  else
+    hl_metric_add(d->m.queued, at_cap || slot->nwait ? "cap=\"endpoint\"" : "cap=\"process\"", 1);
+  if (rate_wait && turn_ms >= HL_RL_LOCAL_WAIT_MAX_MS) {
+    hl_dlv_defer(dlv, turn_ms);
+    hl_slot_maybe_free(d->slots, slot);
+    return;
+  }
+  hl_dlv_enqueue(d->slots, dlv, slot);
+  if (!rate_refused)
+    hl_ring_add(d->slots, slot);
+}
+
 static void hl_dlv_start(hl_dlv_t *dlv) {
   hl_disp_t *d = dlv->msg->d;
   const hl_endpoint_t *ep = dlv->ep;
   hl_slots_t *ss = hl_slots(d);
   hl_epslot_t *slot;
-  int cap = ep->max_in_flight > 0 ? ep->max_in_flight : d->ep_max_in_flight;
+  int64_t wait_ms = 0;
 
   if (!ep->enabled) {
     hl_dlv_skip(dlv, ep->disabled_reason ? ep->disabled_reason : "endpoint disabled");
@@ -815,25 +954,16 @@ static void hl_dlv_start(hl_dlv_t *dlv) {
     hl_dlv_send(dlv); /* out of memory for bookkeeping: send uncapped rather than stall */
     return;
   }
-  if (slot->in_flight >= cap && dlv->msg->part->paused_full) {
-    hl_metric_add(d->m.spilled, NULL, 1); /* its window is already full: do not wait in it */
-    hl_dlv_handoff_first(dlv);
+  if (slot->nwait > 0 || slot->in_flight >= hl_dlv_cap(d, ep) ||
+      d->http_in_flight >= d->max_in_flight) {
+    hl_dlv_wait(d, slot, dlv, false, 0);
     return;
   }
-  if (slot->in_flight >= cap) {
-    hl_metric_add(d->m.queued, "cap=\"endpoint\"", 1);
-    hl_dlv_enqueue(ss, dlv, &slot->queue);
+  if (ep->rate_per_sec > 0 && !hl_rl_take(d->rl, ep, 1, &wait_ms)) {
+    hl_dlv_wait(d, slot, dlv, true, wait_ms);
     return;
   }
-  if (d->http_in_flight >= d->max_in_flight) {
-    hl_metric_add(d->m.queued, "cap=\"process\"", 1);
-    hl_dlv_enqueue(ss, dlv, &ss->global);
-    return;
-  }
-  slot->in_flight++;
-  d->http_in_flight++;
-  dlv->slot = slot;
-  hl_dlv_send(dlv);
+  hl_dlv_go(d, slot, dlv);
 }
 
 static void hl_dlv_send(hl_dlv_t *dlv) {

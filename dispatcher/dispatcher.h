@@ -76,10 +76,18 @@ typedef struct hl_disp {
   bool handed_off; /* in-flight HTTP was cut and handed to the first tier */
   int64_t drain_start_ms, drain_deadline_ms;
 
+  /* rate limits and fairness (ratelimit.c, members.c) */
+  struct hl_rl *rl;
+  rd_kafka_queue_t *members_q;
+  struct event *members_ev;
+  int64_t members_asked_ms, members_next_ms;
+
   struct {
     hl_metric_t *consumed, *invalid, *deliveries, *attempt_latency, *e2e_latency, *in_flight,
         *window_depth, *retry_writes, *dlq_writes, *redis_errors, *kafka_errors, *assigned,
         *pending, *skipped_done, *lookup_waits, *queued, *spilled;
+    hl_metric_t *rate_limited, *rate_deferred, *rate_tokens, *rate_redis_calls, *rate_fallback,
+        *rate_members;
   } m;
 } hl_disp_t;
 
@@ -109,6 +117,16 @@ void hl_delivery_metrics_init(hl_disp_t *d);
  */
 void hl_delivery_spill(hl_disp_t *d, const hl_part_t *part);
 void hl_delivery_destroy(hl_disp_t *d);
+
+/* limits.c: live dispatchers in the group (DescribeConsumerGroups, polled on the loop) for
+ * the rate limiter's fallback */
+int hl_members_start(hl_disp_t *d);
+void hl_members_stop(hl_disp_t *d);
+
+/* delivery.c: the rate limiter's ready callback (opaque: hl_disp_t) */
+void hl_delivery_rate_ready(const char *ep_id, void *opaque);
+/* limits.c: the rate limit metrics */
+void hl_delivery_rate_metrics_init(hl_disp_t *d);
 
 /* server.c */
 int hl_server_start(hl_disp_t *d, char *errstr, size_t errsize);

@@ -15,6 +15,7 @@
 
 #include "dispatcher.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "util.h"
 
 #define HL_MAX_OVERRIDES 256
@@ -155,6 +156,17 @@ static int hl_disp_topics(hl_disp_t *d, char *errstr, size_t errsize) {
   return 0;
 }
 
+/* Rate limits (dispatcher/ratelimit.c): shared GCRA in Redis, local fallback. */
+static int hl_disp_limits_start(hl_disp_t *d, char *errstr, size_t errsize) {
+  hl_delivery_rate_metrics_init(d);
+  d->rl = hl_rl_new(d->base, d->st, hl_delivery_rate_ready, d);
+  if (!d->rl) {
+    snprintf(errstr, errsize, "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
 static int hl_disp_start(hl_disp_t *d, char *errstr, size_t errsize) {
   d->max_bytes = (size_t)hl_conf_int(d->conf, "events.max_bytes");
   d->done_markers = hl_conf_bool(d->conf, "dispatcher.done_markers");
@@ -176,15 +188,25 @@ static int hl_disp_start(hl_disp_t *d, char *errstr, size_t errsize) {
     return -1;
   if (hl_server_start(d, errstr, errsize) != 0)
     return -1;
-  return hl_kafka_start(d, errstr, errsize);
+  if (hl_disp_limits_start(d, errstr, errsize) != 0)
+    return -1;
+  if (hl_kafka_start(d, errstr, errsize) != 0)
+    return -1;
+  if (hl_members_start(d) != 0) {
+    snprintf(errstr, errsize, "out of memory");
+    return -1;
+  }
+  return 0;
 }
 
 static void hl_disp_stop(hl_disp_t *d) {
   hl_server_stop(d);
+  hl_members_stop(d);
   hl_kafka_stop(d); /* flush: the broker's acks still complete records and store offsets */
   d->stopping = true;
   hl_http_destroy(&d->http);
   hl_state_destroy(&d->st);
+  hl_rl_destroy(&d->rl); /* after the state: its cancelled Redis calls call back into it */
   hl_delivery_destroy(d);
   hl_metrics_destroy(&d->metrics);
   hl_tiers_destroy(&d->tiers);

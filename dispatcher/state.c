@@ -860,6 +860,41 @@ hl_subs_tenant_t *hl_state_subs_get(hl_state_t *st, const char *tenant, hl_state
   return NULL;
 }
 
+/* ---- any command (rate limits) ------------------------------------------------------- */
+
+typedef struct hl_state_raw {
+  hl_state_reply_cb *cb;
+  void *opaque;
+} hl_state_raw_t;
+
+static void hl_state_raw_reply_cb(redisAsyncContext *ac, void *r, void *priv) {
+  redisReply *reply = r;
+  hl_state_raw_t *raw = priv;
+  hl_state_t *st = hl_state_reply_enter(ac, reply);
+  int err = st->closing ? -ECANCELED : reply ? 0 : -ENOTCONN;
+
+  if (err)
+    st->stats.errors++;
+  raw->cb(err ? NULL : reply, err, raw->opaque);
+  free(raw);
+  hl_state_reply_leave(st);
+}
+
+int hl_state_command(hl_state_t *st, int argc, const char **argv, const size_t *lens,
+                     hl_state_reply_cb *cb, void *opaque) {
+  hl_state_raw_t *raw = calloc(1, sizeof(*raw));
+  int rc;
+
+  if (!raw)
+    return -ENOMEM;
+  raw->cb = cb;
+  raw->opaque = opaque;
+  rc = hl_state_send(st, hl_state_raw_reply_cb, raw, argc, argv, lens);
+  if (rc != 0)
+    free(raw);
+  return rc;
+}
+
 /* ---- done markers, recent attempts, disable ------------------------------------------ */
 
 static int hl_state_reply_err(redisReply *reply) {
