@@ -847,27 +847,27 @@ static void hl_dlv_go(hl_disp_t *d, hl_epslot_t *slot, hl_dlv_t *dlv) {
 
 static void hl_dlv_defer(hl_dlv_t *dlv, int64_t wait_ms) {
   hl_disp_t *d = dlv->msg->d;
+  int64_t due = hl_rl_defer_due(d->rl, dlv->ep, wait_ms);
   size_t t = 0, i;
   char lbl[64];
 
   for (i = 0; i < hl_tiers_topic_count(d->tiers); i++) {
-    if (hl_tiers_topic_delay_ms(d->tiers, i) <= wait_ms)
+    if (hl_tiers_topic_delay_ms(d->tiers, i) <= due - hl_now_ms())
       t = i;
   }
   snprintf(lbl, sizeof(lbl), "tier=\"%s\"", hl_tiers_topic_suffix(d->tiers, t));
   hl_metric_add(d->m.retry_writes, lbl, 1);
   hl_metric_add(d->m.rate_deferred, NULL, 1);
-  hl_dlv_handoff(dlv, d->tier_topics[t], dlv->attempt - 1, hl_now_ms() + wait_ms, NULL);
+  hl_dlv_handoff(dlv, d->tier_topics[t], dlv->attempt - 1, due, NULL);
 }
 
 /* The endpoint's next token is wait_ms away (>= 1 s): defer everything waiting for it. */
 static void hl_slot_defer(hl_disp_t *d, hl_epslot_t *slot, int64_t wait_ms) {
   hl_dlv_t *dlv;
-  int64_t i = 0;
 
   while ((dlv = TAILQ_FIRST(&slot->queue)) != NULL) {
     hl_dlv_dequeue(d->slots, slot, dlv);
-    hl_dlv_defer(dlv, wait_ms + (int64_t)(i++ * 1000 / dlv->ep->rate_per_sec));
+    hl_dlv_defer(dlv, wait_ms); /* spread out behind each other by hl_rl_defer_due */
   }
 }
 

@@ -53,6 +53,7 @@ typedef struct hl_rl_ep {
   bool pending;          /* a Redis call in flight */
   int64_t wait_until_ms; /* monotonic: refused until then (timer armed) */
   int64_t local_tat_us;  /* fallback GCRA state (monotonic µs) */
+  int64_t horizon_ms;    /* wall clock: where the next deferred delivery goes */
   struct event *timer;
   struct hl_rl_ep *next;
 } hl_rl_ep_t;
@@ -103,10 +104,10 @@ int hl_rl_gcra_take(int64_t *tat_us, int64_t now_us, int64_t interval_us, int64_
 
 int hl_rl_batch(double rate, int burst, size_t want) {
   int cap = rate >= 10 ? (int)(rate / 10) : 1;
-  int b = hl_rl_burst(rate, burst);
+  int half = hl_rl_burst(rate, burst) / 2; /* the other half absorbs timer and network lateness */
 
-  if (cap > b)
-    cap = b;
+  if (cap > half)
+    cap = half > 0 ? half : 1;
   if (want < 1)
     want = 1;
   return want < (size_t)cap ? (int)want : cap;
@@ -116,6 +117,15 @@ int64_t hl_rl_token_ttl_ms(double rate, int n) {
   int64_t span = hl_rl_interval_us(rate) * n / 1000;
 
   return span > HL_RL_TOKEN_TTL_MIN_MS ? span : HL_RL_TOKEN_TTL_MIN_MS;
+}
+
+int64_t hl_rl_spread(int64_t *horizon_ms, int64_t now_ms, int64_t turn_ms, double step_ms) {
+  int64_t due = now_ms + turn_ms;
+
+  if (*horizon_ms > due)
+    due = *horizon_ms;
+  *horizon_ms = due + (int64_t)(step_ms > 1 ? step_ms : 1);
+  return due;
 }
 
 /* ---- endpoints ---- */
@@ -296,6 +306,15 @@ int hl_rl_take(hl_rl_t *rl, const hl_endpoint_t *ep, size_t want, int64_t *wait_
     return 0;
   hl_rl_fallback(rl, true, "not connected");
   return hl_rl_take_local(e, wait_ms);
+}
+
+int64_t hl_rl_defer_due(hl_rl_t *rl, const hl_endpoint_t *ep, int64_t turn_ms) {
+  hl_rl_ep_t *e = hl_rl_ep_get(rl, ep);
+  int64_t now = hl_now_ms();
+  int64_t zero = 0;
+
+  return hl_rl_spread(e ? &e->horizon_ms : &zero, now, turn_ms,
+                      0.8 * (double)hl_rl_interval_us(ep->rate_per_sec) / 1000.0);
 }
 
 /* ---- lifetime ---- */

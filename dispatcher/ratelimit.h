@@ -44,11 +44,18 @@ int hl_rl_gcra_take(int64_t *tat_us, int64_t now_us, int64_t interval_us, int64_
                     int64_t *wait_us);
 
 /* Tokens to ask for at once: want (deliveries waiting, at least 1) capped by max(1, rate/10)
- * and by the burst. */
+ * and by half the burst (at least 1), so lateness of the caller does not waste tokens. */
 int hl_rl_batch(double rate_per_sec, int burst, size_t want);
 
 /* How long local tokens of a batch of n stay spendable (ms). */
 int64_t hl_rl_token_ttl_ms(double rate_per_sec, int n);
+
+/*
+ * Due time (ms) of one more deferred delivery whose turn is turn_ms after now_ms: deferred
+ * deliveries of one endpoint are spread out behind *horizon_ms (advanced by step_ms each) so
+ * they come back about as fast as tokens arrive instead of all at once.
+ */
+int64_t hl_rl_spread(int64_t *horizon_ms, int64_t now_ms, int64_t turn_ms, double step_ms);
 
 /* ---- the limiter ---- */
 
@@ -77,6 +84,11 @@ void hl_rl_destroy(hl_rl_t **rl);
  * flight) and the ready callback runs once it is worth asking again.
  */
 int hl_rl_take(hl_rl_t *rl, const hl_endpoint_t *ep, size_t want, int64_t *wait_ms);
+
+/* Wall-clock due time for a delivery of ep deferred with its turn turn_ms away (hl_rl_spread at
+ * 0.8 x the emission interval: a little faster than the rate so the local queue never runs
+ * dry while the rest waits in the tier). */
+int64_t hl_rl_defer_due(hl_rl_t *rl, const hl_endpoint_t *ep, int64_t turn_ms);
 
 /* Live dispatchers in the consumer group (from the group description), at least 1. */
 void hl_rl_set_members(hl_rl_t *rl, int members);
