@@ -923,7 +923,7 @@ static void hl_dlv_wait(hl_disp_t *d, hl_epslot_t *slot, hl_dlv_t *dlv, bool rat
   if (rate_wait)
     hl_metric_add(d->m.rate_limited, NULL, 1);
   else
-    hl_metric_add(d->m.queued, at_cap || slot->nwait ? "cap=\"endpoint\"" : "cap=\"process\"", 1);
+    hl_metric_add(d->m.queued, at_cap ? "cap=\"endpoint\"" : "cap=\"process\"", 1);
   if (rate_wait && turn_ms >= HL_RL_LOCAL_WAIT_MAX_MS) {
     hl_dlv_defer(dlv, turn_ms);
     hl_slot_maybe_free(d->slots, slot);
