@@ -40,6 +40,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-port = int(os.environ.get("PORT", "8000"))
-print("demo receiver listening on :%d" % port, flush=True)
-http.server.ThreadingHTTPServer(("", port), Handler).serve_forever()
+server = http.server.ThreadingHTTPServer((os.environ.get("HOST", ""), int(os.environ.get("PORT", "8000"))), Handler)
+print("demo receiver listening on port %d" % server.server_address[1], flush=True)
+server.serve_forever()
