@@ -15,12 +15,12 @@
 #
 #   bash deploy/lint.sh            lint everything
 #   bash deploy/lint.sh render DIR print the kustomize output of DIR (used by test 0801)
-#   bash deploy/lint.sh python     print the path of the tools' Python (has PyYAML)
+#   bash deploy/lint.sh python     print the path of the tools' Python (PyYAML, promql_parser)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${HOOKLINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hookline}
-PY_PINS="check-jsonschema==0.39.0 kubernetes-validate==1.37.0 dockerfile==3.4.0 PyYAML==6.0.3"
+PY_PINS="check-jsonschema==0.39.0 kubernetes-validate==1.37.0 dockerfile==3.4.0 PyYAML==6.0.3 promql-parser==0.11.0"
 KUSTOMIZE_VERSION=v5.5.0
 K8S_VERSION=1.30.0 # the oldest Kubernetes the manifests target
 VENV=$CACHE/lint-venv-$(printf '%s' "$PY_PINS" | cksum | cut -d' ' -f1)
@@ -60,7 +60,9 @@ ensure_venv() {
 # Sets KUSTOMIZE to a command array.
 ensure_kustomize() {
   local gobin=$CACHE/go-bin-kustomize-$KUSTOMIZE_VERSION
-  if command -v kubectl >/dev/null && kubectl kustomize --help >/dev/null 2>&1; then
+  # HOOKLINE_LINT_KUSTOMIZE=go skips kubectl (to check the fallback).
+  if [ "${HOOKLINE_LINT_KUSTOMIZE:-}" != go ] && command -v kubectl >/dev/null &&
+    kubectl kustomize --help >/dev/null 2>&1; then
     KUSTOMIZE=(kubectl kustomize)
     return 0
   fi

@@ -8,7 +8,7 @@
 #   - the dispatcher's grace period (terminationGracePeriodSeconds, stop_grace_period) is above
 #     dispatcher.drain_timeout;
 #   - replicas, HPA maxReplicas and KEDA maxReplicaCount <= topics.partitions; KEDA watches
-#     dispatcher.group_id on <topics.prefix>.events;
+#     dispatcher.group_id on <topics.prefix>.events; no HPA beside a ScaledObject;
 #   - non-optional Secret keys exist in the overlay's Secret; ServiceMonitors name real ports;
 #   - the compose SSRF allow-list covers the compose network's subnet.
 # Then it breaks a copy (grace period below the drain timeout, a probe on a missing route) and
@@ -130,6 +130,10 @@ for rendered in ("example", "base"):
                 err("%s ScaledObject: topic %s, want %s.events" % (rendered, m.get("topic"), conf["topics.prefix"]))
             if m.get("bootstrapServers") != conf["kafka.bootstrap.servers"]:
                 err("%s ScaledObject: bootstrapServers differ from kafka.bootstrap.servers" % rendered)
+    scaled = {so["spec"]["scaleTargetRef"]["name"] for so in by("ScaledObject")}
+    for h in by("HorizontalPodAutoscaler"):
+        if h["spec"]["scaleTargetRef"]["name"] in scaled:
+            err("%s: both an HPA and a KEDA ScaledObject scale %s (they fight)" % (rendered, h["spec"]["scaleTargetRef"]["name"]))
     services = {s["metadata"]["name"]: s for s in by("Service")}
     for sm in by("ServiceMonitor"):
         sel = sm["spec"]["selector"]["matchLabels"]
