@@ -821,8 +821,9 @@ void hl_delivery_destroy(hl_disp_t *d) {
  * the next retry tier (or the DLQ after the last). */
 static void hl_dlv_short_circuit(hl_dlv_t *dlv) {
   const hl_event_t *ev = &dlv->msg->rec.ev;
-  hl_attempt_t at = {ev->id, dlv->ep->id, ev->tenant, dlv->attempt, hl_now_ms(), 0, 0,
-                     "short_circuited", "breaker_open", NULL, 0};
+  hl_attempt_t at = {ev->id,         dlv->ep->id, ev->tenant, dlv->attempt,
+                     hl_now_ms(),    0,           0,          "short_circuited",
+                     "breaker_open", NULL,        0};
   hl_http_result_t res;
   char *json = hl_dlv_log_attempt(dlv, &at);
 

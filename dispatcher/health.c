@@ -32,12 +32,22 @@
 #define HL_HEALTH_KEY_MAX 128
 
 /* Reply of both scripts and of the refresh HMGET, in this order. */
-enum { R_STATE, R_OPEN_UNTIL, R_PROBE_UNTIL, R_FAILURES, R_FIRST, R_FAILING, R_FLAGS, R_EXTRA1,
-       R_EXTRA2, R_N };
+enum {
+  R_STATE,
+  R_OPEN_UNTIL,
+  R_PROBE_UNTIL,
+  R_FAILURES,
+  R_FIRST,
+  R_FAILING,
+  R_FLAGS,
+  R_EXTRA1,
+  R_EXTRA2,
+  R_N
+};
 
 #define HL_HEALTH_LUA_READ                                                                         \
   "local k = KEYS[1]\n"                                                                            \
-  "local h = redis.call('HMGET', k, 'state', 'open_until', 'probe_until', 'failures',\n"          \
+  "local h = redis.call('HMGET', k, 'state', 'open_until', 'probe_until', 'failures',\n"           \
   "  'first_failure', 'failing_since')\n"                                                          \
   "local st = h[1] or 'closed'\n"                                                                  \
   "local ou = tonumber(h[2] or '0')\n"                                                             \
@@ -48,8 +58,7 @@ enum { R_STATE, R_OPEN_UNTIL, R_PROBE_UNTIL, R_FAILURES, R_FIRST, R_FAILING, R_F
   "local t = 0\n"
 
 /* ARGV: ok now failures cooldown_ms failing_after disable_after_ms force_open probe ttl_ms */
-static const char hl_health_lua_outcome[] =
-    HL_HEALTH_LUA_READ
+static const char hl_health_lua_outcome[] = HL_HEALTH_LUA_READ
     "local now = tonumber(ARGV[2])\n"
     "if ARGV[1] == '1' then\n"
     "  if st ~= 'closed' then t = t + 4 end\n"
@@ -73,15 +82,14 @@ static const char hl_health_lua_outcome[] =
 
 /* ARGV: now lease_ms.  Element 8 is 1 when this caller got the probe lease. */
 static const char hl_health_lua_probe[] =
-    HL_HEALTH_LUA_READ
-    "local now = tonumber(ARGV[1])\n"
-    "local granted = 0\n"
-    "if (st == 'open' and now >= ou) or (st == 'half_open' and now >= pu) then\n"
-    "  if st == 'open' then t = 2 end\n"
-    "  st = 'half_open'; pu = now + tonumber(ARGV[2]); granted = 1\n"
-    "  redis.call('HSET', k, 'state', st, 'probe_until', pu)\n"
-    "end\n"
-    "return {st, ou, pu, n, ff, fs, t, granted, 0}\n";
+    HL_HEALTH_LUA_READ "local now = tonumber(ARGV[1])\n"
+                       "local granted = 0\n"
+                       "if (st == 'open' and now >= ou) or (st == 'half_open' and now >= pu) then\n"
+                       "  if st == 'open' then t = 2 end\n"
+                       "  st = 'half_open'; pu = now + tonumber(ARGV[2]); granted = 1\n"
+                       "  redis.call('HSET', k, 'state', st, 'probe_until', pu)\n"
+                       "end\n"
+                       "return {st, ou, pu, n, ff, fs, t, granted, 0}\n";
 
 /* KEYS: hl:ep:<id> hl:health:<id>; ARGV: now.  1 for the one caller that publishes. */
 static const char hl_health_lua_disabled_event[] =
@@ -264,8 +272,8 @@ static void hl_health_publish_failing(hl_health_t *h, const hl_health_ep_t *ent)
   hl_health_publish(h, ent->tenant, "hookline.endpoint.failing", data);
 }
 
-static void hl_health_publish_recovered(hl_health_t *h, const hl_health_ep_t *ent,
-                                        int64_t failures, int64_t first_ms) {
+static void hl_health_publish_recovered(hl_health_t *h, const hl_health_ep_t *ent, int64_t failures,
+                                        int64_t first_ms) {
   json_t *data = hl_health_data(ent->id, ent->url);
   int64_t now = hl_now_ms();
 
@@ -449,11 +457,20 @@ void hl_health_outcome(hl_health_t *h, const hl_endpoint_t *ep, bool ok, bool pr
   hl_health_ep_t *ent = hl_health_get(h, ep);
   int64_t now = hl_now_ms();
   hl_health_run_t *run;
-  char key[HL_HEALTH_KEY_MAX], a_now[24], a_fail[24], a_cool[24], a_after[24], a_dis[24],
-      a_ttl[24];
-  const char *argv[13] = {"EVAL",  hl_health_lua_outcome, "1",    key,    ok ? "1" : "0",
-                          a_now,   a_fail,                a_cool, a_after, a_dis,
-                          NULL,    probe ? "1" : "0",     a_ttl};
+  char key[HL_HEALTH_KEY_MAX], a_now[24], a_fail[24], a_cool[24], a_after[24], a_dis[24], a_ttl[24];
+  const char *argv[13] = {"EVAL",
+                          hl_health_lua_outcome,
+                          "1",
+                          key,
+                          ok ? "1" : "0",
+                          a_now,
+                          a_fail,
+                          a_cool,
+                          a_after,
+                          a_dis,
+                          NULL,
+                          probe ? "1" : "0",
+                          a_ttl};
   bool shared;
   int rate;
 
@@ -599,7 +616,7 @@ static void hl_health_refresh_cb(const redisReply *reply, int err, void *opaque)
 
 static void hl_health_refresh(hl_health_t *h, hl_health_ep_t *ent) {
   char key[HL_HEALTH_KEY_MAX];
-  const char *argv[8] = {"HMGET",    key,        "state",         "open_until",
+  const char *argv[8] = {"HMGET",       key,        "state",         "open_until",
                          "probe_until", "failures", "first_failure", "failing_since"};
   bool troubled = ent->brk.state != HL_BRK_CLOSED || ent->brk.failures > 0;
 
@@ -640,14 +657,15 @@ static void hl_health_tick(evutil_socket_t fd, short what, void *arg) {
 static void hl_health_metrics(hl_health_t *h) {
   hl_metrics_t *m = h->d->metrics;
 
-  h->transitions = hl_metrics_counter(
-      m, "hookline_breaker_transitions_total",
-      "Circuit breaker transitions made by this dispatcher, by target state.");
+  h->transitions =
+      hl_metrics_counter(m, "hookline_breaker_transitions_total",
+                         "Circuit breaker transitions made by this dispatcher, by target state.");
   h->short_circuited = hl_metrics_counter(
       m, "hookline_deliveries_short_circuited_total",
       "Deliveries not sent because the endpoint's breaker was open (moved to the next tier).");
-  h->skipped = hl_metrics_counter(m, "hookline_deliveries_skipped_total",
-                                  "Deliveries not sent, by reason (endpoint_disabled: to the DLQ).");
+  h->skipped =
+      hl_metrics_counter(m, "hookline_deliveries_skipped_total",
+                         "Deliveries not sent, by reason (endpoint_disabled: to the DLQ).");
   h->events = hl_metrics_counter(m, "hookline_operational_events_total",
                                  "Operational events published (hookline.endpoint.*), by type.");
 }

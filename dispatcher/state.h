@@ -74,7 +74,7 @@ void hl_state_endpoint_disable(hl_state_t *st, const char *ep_id, const char *re
 struct redisReply;
 typedef void hl_state_reply_cb(const struct redisReply *reply, int err, void *opaque);
 void hl_state_command(hl_state_t *st, int argc, const char **argv, hl_state_reply_cb *cb,
-                     void *opaque);
+                      void *opaque);
 
 /* Counters for /metrics and tests. */
 typedef struct hl_state_stats {
