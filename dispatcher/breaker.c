@@ -40,19 +40,24 @@ int hl_brk_window(hl_brk_t *b, const hl_brk_params_t *p, bool ok, int64_t now_ms
                                                                                  : 0;
 }
 
-static int hl_brk_success(hl_brk_t *b) {
+/* A success resets the streak; it closes the breaker when it is the probe's (or the breaker is
+ * closed anyway).  A request sent before the breaker opened that succeeds later leaves it open
+ * or half-open: the probe decides (so a failure-rate opening holds under concurrency). */
+static int hl_brk_success(hl_brk_t *b, bool probe) {
   int t = 0;
 
-  if (b->state != HL_BRK_CLOSED)
-    t |= HL_BRK_T_CLOSED;
   if (b->failing_since_ms)
     t |= HL_BRK_T_RECOVERED;
-  b->state = HL_BRK_CLOSED;
-  b->open_until_ms = 0;
-  b->probe_until_ms = 0;
   b->failures = 0;
   b->first_failure_ms = 0;
   b->failing_since_ms = 0;
+  if (b->state != HL_BRK_CLOSED && !probe)
+    return t;
+  if (b->state != HL_BRK_CLOSED)
+    t |= HL_BRK_T_CLOSED;
+  b->state = HL_BRK_CLOSED;
+  b->open_until_ms = 0;
+  b->probe_until_ms = 0;
   return t;
 }
 
@@ -61,7 +66,7 @@ int hl_brk_record(hl_brk_t *b, const hl_brk_params_t *p, bool ok, bool probe, bo
   int t = 0;
 
   if (ok)
-    return hl_brk_success(b);
+    return hl_brk_success(b, probe);
   b->failures++;
   if (!b->first_failure_ms)
     b->first_failure_ms = now_ms;

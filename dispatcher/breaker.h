@@ -6,7 +6,8 @@
  *
  *   closed --(breaker.failures consecutive failures, or the rate over breaker.window)--> open
  *   open --(breaker.cooldown elapsed, one probe leased)--> half_open
- *   half_open --(the probe fails)--> open        any success --> closed (streak reset)
+ *   half_open --(the probe fails)--> open       the probe succeeds --> closed
+ *   any success resets the failure streak (a late success while open does not close it)
  */
 #ifndef HL_BREAKER_H
 #define HL_BREAKER_H

@@ -61,8 +61,12 @@ enum {
 static const char hl_health_lua_outcome[] = HL_HEALTH_LUA_READ
     "local now = tonumber(ARGV[2])\n"
     "if ARGV[1] == '1' then\n"
-    "  if st ~= 'closed' then t = t + 4 end\n"
     "  if fs > 0 then t = t + 16 end\n"
+    "  if st ~= 'closed' and ARGV[8] ~= '1' then\n"
+    "    redis.call('HSET', k, 'failures', 0, 'first_failure', 0, 'failing_since', 0)\n"
+    "    return {st, ou, pu, 0, 0, 0, t, n, ff}\n"
+    "  end\n"
+    "  if st ~= 'closed' then t = t + 4 end\n"
     "  redis.call('DEL', k)\n"
     "  return {'closed', 0, 0, 0, 0, 0, t, n, ff}\n"
     "end\n"

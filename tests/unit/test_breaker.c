@@ -41,9 +41,15 @@ static void test_opens_after_threshold_then_probe_closes(void **state) {
   assert_int_equal(b.open_until_ms, 2400);
   /* a late failure of a request sent before it opened does not reopen */
   assert_int_equal(hl_brk_record(&b, &P, false, false, false, 1500) & HL_BRK_T_OPEN, 0);
+  /* a late success of a request sent before it opened resets the streak, keeps it open */
+  t = hl_brk_record(&b, &P, true, false, false, 1600);
+  assert_int_equal(t, HL_BRK_T_RECOVERED);
+  assert_int_equal(b.state, HL_BRK_OPEN);
+  assert_int_equal(b.failures, 0);
+  assert_int_equal(hl_brk_record(&b, &P, false, false, false, 1700), 0);
   assert_int_equal(hl_brk_admit(&b, 2400, 500, &t), HL_BRK_PROBE);
   t = hl_brk_record(&b, &P, true, true, false, 2450);
-  assert_int_equal(t, HL_BRK_T_CLOSED | HL_BRK_T_RECOVERED);
+  assert_int_equal(t, HL_BRK_T_CLOSED);
   assert_int_equal(b.state, HL_BRK_CLOSED);
   assert_int_equal(b.failures, 0);
   assert_int_equal(b.first_failure_ms, 0);
