@@ -34,7 +34,7 @@ int hl_brk_window(hl_brk_t *b, const hl_brk_params_t *p, bool ok, int64_t now_ms
   b->win_total++;
   if (!ok)
     b->win_failed++;
-  if (p->failure_rate <= 0 || b->state != HL_BRK_CLOSED || b->win_total < p->min_requests)
+  if (ok || p->failure_rate <= 0 || b->state != HL_BRK_CLOSED || b->win_total < p->min_requests)
     return 0;
   return (int64_t)b->win_failed * 100 >= (int64_t)p->failure_rate * b->win_total ? HL_BRK_T_RATE
                                                                                  : 0;

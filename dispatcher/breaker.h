@@ -55,7 +55,8 @@ const char *hl_brk_state_str(hl_brk_state_t state);
 /* "closed", "open", "half_open"; anything else (absent) reads as closed. */
 hl_brk_state_t hl_brk_state_parse(const char *s);
 
-/* The window only (every outcome); returns HL_BRK_T_RATE when the rate trips while closed. */
+/* The window only (every outcome); returns HL_BRK_T_RATE when a failure makes the rate trip
+ * while closed. */
 int hl_brk_window(hl_brk_t *b, const hl_brk_params_t *p, bool ok, int64_t now_ms);
 /* One attempt's outcome on the shared part (probe: it was the half-open probe). */
 int hl_brk_record(hl_brk_t *b, const hl_brk_params_t *p, bool ok, bool probe, bool force_open,

@@ -3,16 +3,20 @@
 # failures; while open its deliveries are not sent (attempts recorded as breaker_open, moved on
 # to the next tier); after breaker.cooldown one probe goes out (it fails: open again), the next
 # probe succeeds and closes it.  Another endpoint of the tenant is delivered throughout.
-# /metrics shows the transitions and the short-circuited deliveries.
+# /metrics shows the transitions and the short-circuited deliveries.  Then the failure rate
+# (breaker.failure_rate=50 over at least 4 attempts) opens another endpoint's breaker although it
+# never failed 3 times in a row.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/dispatcher.sh"
 
-receiver_start r '/b=500,500,500,500,200' '/ok=200'
+receiver_start r '/b=500,500,500,500,200' '/ok=200' '/fr=500,500,200,200,500'
 U="http://127.0.0.1:$RPORT"
 ep_create "ep_b$PREFIX" "$TENANT" "$U/b" '["t.b"]'
 ep_create "ep_ok$PREFIX" "$TENANT" "$U/ok" '["t.ok"]'
-HL_EP_KEYS+=("hl:health:ep_b$PREFIX" "hl:health:ep_ok$PREFIX")
+ep_create "ep_fr$PREFIX" "$TENANT" "$U/fr" '["t.fr"]'
+HL_EP_KEYS+=("hl:health:ep_b$PREFIX" "hl:health:ep_ok$PREFIX" "hl:health:ep_fr$PREFIX")
 dispatcher_start d -o http.listen=127.0.0.1:0 -o breaker.failures=3 -o breaker.cooldown=4s \
+  -o breaker.failure_rate=50 -o breaker.min_requests=4 \
   -o retry.schedule=1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s
 MPORT=$(sed -n 's/.*http listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$T/d.log" | head -1)
 metric() { curl -s "http://127.0.0.1:$MPORT/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
@@ -68,5 +72,16 @@ pass "no request while open, one probe per cooldown, a good probe closes it"
 sc=$(metric hookline_deliveries_short_circuited_total)
 [ "${sc:-0}" -ge 2 ] || fail "short-circuited metric: ${sc:-none}"
 pass "metrics: open 2, half_open 2, closed 1, short-circuited $sc"
+
+# failure rate: 500,500,200,200 (in any completion order), then the retries fail: 50 % of >= 4
+for i in 1 2 3 4; do event "evt_fr$i" "$TENANT" t.fr; done | publish
+fr_open() { [ "$("${REDIS[@]}" HGET "hl:health:ep_fr$PREFIX" state)" = open ]; }
+wait_until 30 fr_open || fail "failure rate did not open: $(rec_count r /fr) requests, $("${REDIS[@]}" HGETALL "hl:health:ep_fr$PREFIX")"
+streak=$("${REDIS[@]}" HGET "hl:health:ep_fr$PREFIX" failures)
+[ "$streak" -lt 3 ] || fail "opened by $streak consecutive failures, not by the rate"
+n=$(rec_count r /fr)
+sleep 2
+[ "$(rec_count r /fr)" -eq "$n" ] || fail "requests while open by rate: $n then $(rec_count r /fr)"
+pass "failure rate 50 % opened it after $n requests with a streak of only $streak"
 kill -TERM "$DPID"; rc=0; wait "$DPID" || rc=$?
 [ "$rc" -eq 0 ] || fail "exit $rc"
