@@ -13,7 +13,7 @@ EP="ep_f$PREFIX"
 ep_create "$EP" "$TENANT" "$U/bad" '["t.f","hookline.endpoint.*"]'
 ep_create "ep_ops$PREFIX" "$TENANT" "$U/ops" '["hookline.endpoint.*"]'
 HL_EP_KEYS+=("hl:health:$EP" "hl:health:ep_ops$PREFIX")
-DOPTS=(-o breaker.failures=1000 -o retry.schedule=1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s)
+DOPTS=(-o breaker.failures=1000 -o retry.schedule=1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s)
 dispatcher_start d1 "${DOPTS[@]}"
 D1=$DPID
 dispatcher_start d2 "${DOPTS[@]}"
