@@ -102,6 +102,7 @@ static const char hl_health_lua_disabled_event[] =
 
 /* One probe lease request, for the delivery waiting on it. */
 typedef struct hl_health_ask {
+  struct hl_health_ask *next; /* an entry's waiters */
   hl_health_t *h;
   struct hl_health_ep *ent;
   hl_health_admit_cb *cb;
@@ -117,7 +118,10 @@ typedef struct hl_health_ep {
   uint64_t gen;         /* bumped per script run: older refresh answers are dropped */
   uint64_t refresh_gen;
   int pending; /* Redis calls holding this entry */
+  bool known;  /* the shared state was read once: until then deliveries wait for it */
   bool refreshing, probe_asking, disable_sent;
+  hl_health_ask_t *waiters; /* deliveries waiting for the first read */
+  hl_health_t *h;
   struct hl_health_ep *next;
 } hl_health_ep_t;
 
@@ -129,6 +133,8 @@ struct hl_health {
   uint64_t ticks;
   hl_metric_t *transitions, *short_circuited, *skipped, *events;
 };
+
+static void hl_health_fetch(hl_health_t *h, struct hl_health_ep *ent);
 
 /* One outcome script run. */
 typedef struct hl_health_run {
@@ -178,6 +184,7 @@ static hl_health_ep_t *hl_health_get(hl_health_t *h, const hl_endpoint_t *ep) {
     if (!ent)
       return NULL;
     snprintf(ent->id, sizeof(ent->id), "%s", ep->id);
+    ent->h = h;
     b = hl_health_hash(ep->id);
     ent->next = h->buckets[b];
     h->buckets[b] = ent;
@@ -192,6 +199,12 @@ static hl_health_ep_t *hl_health_get(hl_health_t *h, const hl_endpoint_t *ep) {
 }
 
 static void hl_health_ep_free(hl_health_ep_t *ent) {
+  hl_health_ask_t *ask;
+
+  while ((ask = ent->waiters) != NULL) {
+    ent->waiters = ask->next;
+    free(ask);
+  }
   free(ent->url);
   free(ent);
 }
@@ -421,6 +434,7 @@ static int hl_health_apply(hl_health_ep_t *ent, const redisReply *reply) {
   ent->brk.failures = hl_reply_int(reply, R_FAILURES);
   ent->brk.first_failure_ms = hl_reply_int(reply, R_FIRST);
   ent->brk.failing_since_ms = hl_reply_int(reply, R_FAILING);
+  ent->known = true;
   return 0;
 }
 
@@ -550,15 +564,15 @@ out:
   free(ask);
 }
 
-hl_health_admit_t hl_health_admit(hl_health_t *h, const hl_endpoint_t *ep, hl_health_admit_cb *cb,
-                                  void *opaque) {
-  hl_health_ep_t *ent = hl_health_get(h, ep);
+/* Admission from a known local copy. */
+static hl_health_admit_t hl_health_admit_ent(hl_health_t *h, hl_health_ep_t *ent,
+                                             hl_health_admit_cb *cb, void *opaque) {
   char key[HL_HEALTH_KEY_MAX], a_now[24], a_lease[24];
   const char *argv[6] = {"EVAL", hl_health_lua_probe, "1", key, a_now, a_lease};
   int64_t now = hl_now_ms();
   hl_health_ask_t *ask;
 
-  if (!ent || ent->brk.state == HL_BRK_CLOSED)
+  if (ent->brk.state == HL_BRK_CLOSED)
     return HL_HEALTH_GO;
   if (!hl_brk_probe_due(&ent->brk, now) || ent->probe_asking) {
     hl_metric_add(h->short_circuited, NULL, 1);
@@ -577,6 +591,28 @@ hl_health_admit_t hl_health_admit(hl_health_t *h, const hl_endpoint_t *ep, hl_he
   ent->probe_asking = true;
   ent->pending++;
   hl_state_command(h->d->st, 6, argv, hl_health_probe_cb, ask);
+  return HL_HEALTH_WAIT;
+}
+
+hl_health_admit_t hl_health_admit(hl_health_t *h, const hl_endpoint_t *ep, hl_health_admit_cb *cb,
+                                  void *opaque) {
+  hl_health_ep_t *ent = hl_health_get(h, ep);
+  hl_health_ask_t *ask;
+
+  if (!ent)
+    return HL_HEALTH_GO;
+  if (ent->known)
+    return hl_health_admit_ent(h, ent, cb, opaque);
+  ask = calloc(1, sizeof(*ask));
+  if (!ask)
+    return hl_health_admit_ent(h, ent, cb, opaque);
+  ask->h = h;
+  ask->ent = ent;
+  ask->cb = cb;
+  ask->opaque = opaque;
+  ask->next = ent->waiters;
+  ent->waiters = ask;
+  hl_health_fetch(h, ent);
   return HL_HEALTH_WAIT;
 }
 
@@ -604,33 +640,65 @@ const char *hl_health_event_about(const hl_event_t *ev, char *out, size_t outsz)
 
 /* ---- refresh ---------------------------------------------------------------------------- */
 
-static void hl_health_refresh_cb(const redisReply *reply, int err, void *opaque) {
+/* Deliveries that waited for the first read: admit them now, in arrival order. */
+static void hl_health_run_waiters(hl_health_t *h, hl_health_ep_t *ent) {
+  hl_health_ask_t *list = NULL, *ask;
+  hl_health_admit_t res;
+
+  while ((ask = ent->waiters) != NULL) { /* reverse: waiters is newest first */
+    ent->waiters = ask->next;
+    ask->next = list;
+    list = ask;
+  }
+  while ((ask = list) != NULL) {
+    list = ask->next;
+    res = hl_health_admit_ent(h, ent, ask->cb, ask->opaque);
+    if (res != HL_HEALTH_WAIT)
+      ask->cb(res, ask->opaque);
+    free(ask);
+  }
+}
+
+static void hl_health_fetch_cb(const redisReply *reply, int err, void *opaque) {
   hl_health_ep_t *ent = opaque;
+  hl_health_t *h = ent->h;
   hl_brk_state_t before = ent->brk.state;
 
   ent->pending--;
   ent->refreshing = false;
-  if (err || ent->gen != ent->refresh_gen)
-    return; /* a script ran meanwhile: its answer is newer */
-  if (hl_health_apply(ent, reply) == 0 && before != ent->brk.state)
+  if (h->d->stopping)
+    return; /* waiters are freed with the entry */
+  if (!err && ent->gen == ent->refresh_gen && hl_health_apply(ent, reply) == 0 &&
+      before != ent->brk.state)
     hl_debug("endpoint %s: breaker %s (shared state)", ent->id, hl_brk_state_str(ent->brk.state));
+  if (err)
+    hl_debug("endpoint %s health read: redis error %d; using the local copy", ent->id, err);
   if (ent->brk.failures == 0)
     ent->disable_sent = false;
+  ent->known = true; /* also after an error: Redis down must not hold deliveries */
+  hl_health_run_waiters(h, ent);
 }
 
-static void hl_health_refresh(hl_health_t *h, hl_health_ep_t *ent) {
+/* HMGET the shared state into the local copy (a script answer arriving meanwhile wins). */
+static void hl_health_fetch(hl_health_t *h, hl_health_ep_t *ent) {
   char key[HL_HEALTH_KEY_MAX];
   const char *argv[8] = {"HMGET",       key,        "state",         "open_until",
                          "probe_until", "failures", "first_failure", "failing_since"};
-  bool troubled = ent->brk.state != HL_BRK_CLOSED || ent->brk.failures > 0;
 
-  if (ent->refreshing || (!troubled && h->ticks % HL_HEALTH_REFRESH_HEALTHY != 0))
+  if (ent->refreshing)
     return;
   snprintf(key, sizeof(key), "hl:health:%s", ent->id);
   ent->refreshing = true;
   ent->refresh_gen = ent->gen;
   ent->pending++;
-  hl_state_command(h->d->st, 8, argv, hl_health_refresh_cb, ent);
+  hl_state_command(h->d->st, 8, argv, hl_health_fetch_cb, ent);
+}
+
+static void hl_health_refresh(hl_health_t *h, hl_health_ep_t *ent) {
+  bool troubled = ent->brk.state != HL_BRK_CLOSED || ent->brk.failures > 0;
+
+  if (troubled || h->ticks % HL_HEALTH_REFRESH_HEALTHY == 0)
+    hl_health_fetch(h, ent);
 }
 
 static void hl_health_tick(evutil_socket_t fd, short what, void *arg) {
