@@ -15,10 +15,10 @@ grep -q 'ok: deploy/k8s/overlays/example renders and validates' "$T/lint.out" ||
 grep -q 'ok: docker-compose.yml validates' "$T/lint.out" || fail "compose not validated"
 pass "the repository's manifests, compose file and Dockerfile validate"
 
-# mutate NAME FILE PYTHON-EXPR WANT: copy the tree, apply s = EXPR(s) to FILE, expect a failure
-# whose output contains WANT
+# mutate NAME PART FILE PYTHON-EXPR WANT: copy the tree, apply s = EXPR(s) to FILE, expect
+# `lint.sh PART` to fail with WANT in its output
 mutate() {
-  local name=$1 file=$2 expr=$3 want=$4 copy=$T/$1
+  local name=$1 part=$2 file=$3 expr=$4 want=$5 copy=$T/$1
   mkdir -p "$copy"
   (cd "$SRC" && cp -r CMakeLists.txt cmake common producer dispatcher admin deploy docker-compose.yml \
     .dockerignore "$copy"/)
@@ -30,14 +30,14 @@ t = eval(expr)
 assert t != s, "mutation changed nothing"
 open(p, "w").write(t)
 PY
-  if bash "$copy/deploy/lint.sh" >"$copy.out" 2>&1; then
+  if bash "$copy/deploy/lint.sh" "$part" >"$copy.out" 2>&1; then
     fail "$name: lint-deploy passed"
   fi
   grep -q -- "$want" "$copy.out" || { cat "$copy.out" >&2; fail "$name: output does not say '$want'"; }
   pass "$name: rejected ($want)"
 }
-mutate probe deploy/k8s/base/dispatcher.yaml 's.replace("readinessProbe:", "readinesProbe:")' 'readinesProbe'
-mutate keda deploy/k8s/components/keda/scaledobject.yaml 's.replace("lagThreshold:", "lagTreshold:", 1)' 'lagTreshold'
-mutate compose docker-compose.yml 's.replace("stop_grace_period:", "stop_grace_periods:")' 'stop_grace_periods'
-mutate root deploy/docker/Dockerfile 's.replace("USER 10001:10001", "USER root")' 'non-root USER'
-mutate context .dockerignore 's.replace("!admin/\n", "")' 'COPY admin: excluded by .dockerignore'
+mutate probe k8s deploy/k8s/base/dispatcher.yaml 's.replace("readinessProbe:", "readinesProbe:")' 'readinesProbe'
+mutate keda k8s deploy/k8s/components/keda/scaledobject.yaml 's.replace("lagThreshold:", "lagTreshold:", 1)' 'lagTreshold'
+mutate compose compose docker-compose.yml 's.replace("stop_grace_period:", "stop_grace_periods:")' 'stop_grace_periods'
+mutate root dockerfile deploy/docker/Dockerfile 's.replace("USER 10001:10001", "USER root")' 'non-root USER'
+mutate context dockerfile .dockerignore 's.replace("!admin/\n", "")' 'COPY admin: excluded by .dockerignore'
