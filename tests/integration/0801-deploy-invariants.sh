@@ -10,7 +10,8 @@
 #   - replicas, HPA maxReplicas and KEDA maxReplicaCount <= topics.partitions; KEDA watches
 #     dispatcher.group_id on <topics.prefix>.events; no HPA beside a ScaledObject;
 #   - non-optional Secret keys exist in the overlay's Secret; ServiceMonitors name real ports;
-#   - the compose SSRF allow-list covers the compose network's subnet.
+#   - the compose SSRF allow-list covers the compose network's subnet;
+#   - the Dockerfile's run stage installs the package of every library the programs link.
 # Then it breaks a copy (grace period below the drain timeout, a probe on a missing route) and
 # expects the check to say so.
 source "$(dirname "$0")/lib.sh"
@@ -198,3 +199,34 @@ for want in 'terminationGracePeriodSeconds 20 <= dispatcher.drain_timeout 30s' \
   grep -qF -- "$want" "$T/broken.out" || { cat "$T/broken.out" >&2; fail "not reported: $want"; }
 done
 pass "a broken copy is reported (grace, route, partitions, unknown variable, unknown key)"
+
+# The image's run stage installs the package of every shared library the programs link
+# directly (objdump NEEDED, resolved by ldd, owned per dpkg), so a new dependency cannot be
+# forgotten there. Sanitizer runtimes (ASan tree) are not part of the image.
+if command -v dpkg >/dev/null && command -v objdump >/dev/null; then
+  RUNPKGS=" $(python3 - "$SRC/deploy/docker/Dockerfile" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read().replace("\\\n", " ")
+run = text[text.rindex("\nFROM "):]
+m = re.search(r"apt-get install -y --no-install-recommends ([^&]*)&&", run)
+print(" ".join(m.group(1).split()) if m else "")
+PY
+) "
+  [ "$RUNPKGS" != "  " ] || fail "no apt-get install in the Dockerfile's run stage"
+  missing=""
+  for b in hookline-dispatcher hookline-admin hookline-publish; do
+    for lib in $(objdump -p "$BIN/$b" | awk '/NEEDED/ { print $2 }'); do
+      case "$lib" in ld-linux*) continue ;; esac # the loader, from libc6
+      path=$(ldd "$BIN/$b" | awk -v l="$lib" '$1 == l { print $3 }')
+      pkg=$(dpkg -S "$path" 2>/dev/null || dpkg -S "$(readlink -f "$path")" 2>/dev/null || true)
+      pkg=${pkg%%:*}
+      case "$pkg" in libc6 | libasan* | libubsan* | liblsan* | libtsan*) continue ;; esac
+      [ -n "$pkg" ] || fail "$b: $lib ($path) belongs to no Debian package"
+      [[ "$RUNPKGS" == *" $pkg "* ]] || missing="$missing $b:$lib($pkg)"
+    done
+  done
+  [ -z "$missing" ] || fail "the Dockerfile's run stage does not install:$missing"
+  pass "the run stage installs the package of every library the programs link ($(echo $RUNPKGS | wc -w) packages)"
+else
+  echo "dpkg or objdump missing: the run stage's package list is not checked"
+fi
