@@ -11,7 +11,8 @@
 #     dispatcher.group_id on <topics.prefix>.events; no HPA beside a ScaledObject;
 #   - non-optional Secret keys exist in the overlay's Secret; ServiceMonitors name real ports;
 #   - the compose SSRF allow-list covers the compose network's subnet;
-#   - the Dockerfile's run stage installs the package of every library the programs link.
+#   - the Dockerfile's run stage installs the package of every library the programs link;
+#   - every kafka.* key of the shipped configurations is a property librdkafka accepts.
 # Then it breaks a copy (grace period below the drain timeout, a probe on a missing route) and
 # expects the check to say so.
 source "$(dirname "$0")/lib.sh"
@@ -229,4 +230,20 @@ PY
   pass "the run stage installs the package of every library the programs link ($(echo $RUNPKGS | wc -w) packages)"
 else
   echo "dpkg or objdump missing: the run stage's package list is not checked"
+fi
+
+# kafka.* keys pass to librdkafka verbatim: each shipped hookline.conf's must be properties
+# librdkafka knows, with valid values (kcat sets them; it then fails to connect to 127.0.0.1:1,
+# which is expected; bootstrap.servers is replaced by that loopback address).
+if command -v kcat >/dev/null; then
+  for conf in deploy/k8s/base/hookline.conf deploy/k8s/overlays/example/hookline.conf deploy/docker/hookline.conf; do
+    xs=()
+    while IFS= read -r kv; do xs+=(-X "$kv"); done < <(env -i PATH="$PATH" "$ADMIN" -c "$SRC/$conf" config show |
+      sed -n 's/^kafka\.\([^ ]*\) = \(.*\)$/\1=\2/p' | grep -v '^bootstrap\.servers=')
+    out=$(timeout 20 kcat "${xs[@]}" -b 127.0.0.1:1 -L -m 1 2>&1 || true)
+    if grep -q -E 'No such configuration property|Invalid value|Configuration property .* (not supported|is not)' <<<"$out"; then
+      fail "$conf: librdkafka refuses a kafka.* key: $(grep -m1 ERROR <<<"$out")"
+    fi
+  done
+  pass "every kafka.* key of the shipped configurations is a valid librdkafka property"
 fi
