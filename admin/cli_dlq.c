@@ -432,24 +432,44 @@ out:
   return rp->rc != HL_EXIT_OK;
 }
 
-static void hl_dlq_report(hl_dlq_replay_t *rp, size_t acked) {
+typedef struct hl_dlq_count {
   const char *why;
-  json_t *n;
-  bool first = true;
+  json_int_t n;
+} hl_dlq_count_t;
 
-  if (rp->adm->json) {
+/* Most frequent first, then by name: the summary reads the same every run. */
+static int hl_dlq_count_cmp(const void *a, const void *b) {
+  const hl_dlq_count_t *x = a, *y = b;
+
+  if (x->n != y->n)
+    return x->n > y->n ? -1 : 1;
+  return strcmp(x->why, y->why);
+}
+
+static void hl_dlq_report(hl_dlq_replay_t *rp, size_t acked) {
+  size_t n = json_object_size(rp->skipped), i = 0;
+  hl_dlq_count_t *counts = calloc(n ? n : 1, sizeof(*counts));
+  const char *why;
+  json_t *v;
+
+  if (rp->adm->json || !counts) {
     hl_cli_print_json_new(json_pack("{s:b, s:I, s:I, s:O}", "dry_run", rp->o->dry_run,
                                     rp->o->dry_run ? "would_replay" : "replayed",
                                     (json_int_t)acked, "skipped", (json_int_t)rp->nskipped,
                                     "skipped_by_reason", rp->skipped));
+    free(counts);
     return;
   }
-  printf("%s %zu, skipped %zu", rp->o->dry_run ? "would replay" : "replayed", acked, rp->nskipped);
-  json_object_foreach(rp->skipped, why, n) {
-    printf("%s%lld %s", first ? " (" : ", ", (long long)json_integer_value(n), why);
-    first = false;
+  json_object_foreach(rp->skipped, why, v) {
+    counts[i].why = why;
+    counts[i++].n = json_integer_value(v);
   }
-  printf("%s\n", first ? "" : ")");
+  qsort(counts, n, sizeof(*counts), hl_dlq_count_cmp);
+  printf("%s %zu, skipped %zu", rp->o->dry_run ? "would replay" : "replayed", acked, rp->nskipped);
+  for (i = 0; i < n; i++)
+    printf("%s%lld %s", i ? ", " : " (", (long long)counts[i].n, counts[i].why);
+  printf("%s\n", n ? ")" : "");
+  free(counts);
 }
 
 static int hl_dlq_replay_open(hl_dlq_replay_t *rp) {
