@@ -155,18 +155,17 @@ static int hl_dlq_flag(hl_admin_t *adm, hl_dlq_opts_t *o, int opt, bool replay) 
 
 /* argv[0] is the action. 0 ok, 1 --help printed, -1 usage error (reported). */
 static int hl_dlq_parse(hl_admin_t *adm, int argc, char **argv, hl_dlq_opts_t *o) {
-  static const struct option longopts[] = {
-      {"tenant", required_argument, NULL, O_TENANT},
-      {"endpoint", required_argument, NULL, O_ENDPOINT},
-      {"since", required_argument, NULL, O_SINCE},
-      {"until", required_argument, NULL, O_UNTIL},
-      {"reason", required_argument, NULL, O_REASON},
-      {"dry-run", no_argument, NULL, O_DRYRUN},
-      {"include-disabled", no_argument, NULL, O_DISABLED},
-      {"verbose", no_argument, NULL, O_VERBOSE},
-      {"output", required_argument, NULL, 'o'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+  static const struct option longopts[] = {{"tenant", required_argument, NULL, O_TENANT},
+                                           {"endpoint", required_argument, NULL, O_ENDPOINT},
+                                           {"since", required_argument, NULL, O_SINCE},
+                                           {"until", required_argument, NULL, O_UNTIL},
+                                           {"reason", required_argument, NULL, O_REASON},
+                                           {"dry-run", no_argument, NULL, O_DRYRUN},
+                                           {"include-disabled", no_argument, NULL, O_DISABLED},
+                                           {"verbose", no_argument, NULL, O_VERBOSE},
+                                           {"output", required_argument, NULL, 'o'},
+                                           {"help", no_argument, NULL, 'h'},
+                                           {NULL, 0, NULL, 0}};
   bool replay = strcmp(argv[0], "replay") == 0;
   int opt;
 
@@ -179,8 +178,8 @@ static int hl_dlq_parse(hl_admin_t *adm, int argc, char **argv, hl_dlq_opts_t *o
     }
     if (hl_dlq_flag(adm, o, opt, replay) != 0) {
       if (opt != 'o' && opt != O_SINCE && opt != O_UNTIL)
-        hl_admin_err("dlq %s: unknown option, missing value or not one of its options: %s",
-                     argv[0], argv[optind - 1]);
+        hl_admin_err("dlq %s: unknown option, missing value or not one of its options: %s", argv[0],
+                     argv[optind - 1]);
       fprintf(stderr, "(hookline-admin dlq --help)\n");
       return -1;
     }
@@ -213,8 +212,7 @@ static int hl_dlq_scan(hl_admin_t *adm, const hl_dlq_opts_t *o, hl_dlqk_visit_fn
   int rc;
 
   snprintf(topic, sizeof(topic), "%s.dlq", hl_conf_str(adm->conf, "topics.prefix"));
-  rc = hl_dlqk_scan(adm->conf, topic, o->since_ms, HL_DLQ_IDLE_MS, visit, opaque, err,
-                    sizeof(err));
+  rc = hl_dlqk_scan(adm->conf, topic, o->since_ms, HL_DLQ_IDLE_MS, visit, opaque, err, sizeof(err));
   if (rc != HL_DLQK_OK && rc != HL_DLQK_STOPPED)
     hl_admin_err("%s", err);
   return rc;
@@ -250,8 +248,8 @@ static json_t *hl_dlq_item_json(const hl_dlq_item_t *it) {
   json_object_set_new(j, "type", json_string(it->rec.ev.type));
   json_object_set_new(j, "timestamp", json_string(it->rec.ev.timestamp));
   json_object_set_new(j, "attempts", json_integer(it->rec.attempt));
-  json_object_set_new(j, "history", it->rec.history ? json_loads(it->rec.history, 0, NULL)
-                                                    : json_array());
+  json_object_set_new(j, "history",
+                      it->rec.history ? json_loads(it->rec.history, 0, NULL) : json_array());
   return j;
 }
 
@@ -414,7 +412,10 @@ static int hl_dlq_replay_visit(const hl_dlqk_msg_t *m, void *opaque) {
   if (!verdict)
     goto out;
   if (rp->o->verbose && !rp->adm->json)
-    printf("%s %s %s%s%s\n", *verdict ? "skip" : rp->pr ? "replay" : "would replay",
+    printf("%s %s %s%s%s\n",
+           *verdict ? "skip"
+           : rp->pr ? "replay"
+                    : "would replay",
            it.invalid ? "(invalid event)" : it.rec.ev.id, it.invalid ? "-" : it.rec.endpoint_id,
            *verdict ? ": " : "", verdict);
   if (*verdict) {
@@ -454,9 +455,9 @@ static void hl_dlq_report(hl_dlq_replay_t *rp, size_t acked) {
 
   if (rp->adm->json || !counts) {
     hl_cli_print_json_new(json_pack("{s:b, s:I, s:I, s:O}", "dry_run", rp->o->dry_run,
-                                    rp->o->dry_run ? "would_replay" : "replayed",
-                                    (json_int_t)acked, "skipped", (json_int_t)rp->nskipped,
-                                    "skipped_by_reason", rp->skipped));
+                                    rp->o->dry_run ? "would_replay" : "replayed", (json_int_t)acked,
+                                    "skipped", (json_int_t)rp->nskipped, "skipped_by_reason",
+                                    rp->skipped));
     free(counts);
     return;
   }

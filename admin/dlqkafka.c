@@ -185,10 +185,14 @@ int hl_dlqk_scan(const hl_conf_t *conf, const char *topic, int64_t since_ms, int
                  hl_dlqk_visit_fn *visit, void *opaque, char *errstr, size_t errsize) {
   /* assign(), never subscribe: the group id is needed by librdkafka but no group is joined, and
    * nothing is committed */
-  static const char *extra[] = {"group.id",           "hookline-admin-dlq",
-                                "enable.partition.eof", "true",
-                                "enable.auto.commit", "false",
-                                "enable.auto.offset.store", "false",
+  static const char *extra[] = {"group.id",
+                                "hookline-admin-dlq",
+                                "enable.partition.eof",
+                                "true",
+                                "enable.auto.commit",
+                                "false",
+                                "enable.auto.offset.store",
+                                "false",
                                 NULL};
   hl_dlqk_scan_t sc = {.topic = topic};
   rd_kafka_topic_partition_list_t *l = NULL;

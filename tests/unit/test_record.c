@@ -113,7 +113,7 @@ static void test_invalid_record_parse(void **state) {
   assert_int_equal(hl_record_parse(s, strlen(s), &rec, err, sizeof(err)), -1);
   free(s);
   dlv = "{\"v\":1,\"event_id\":\"e\",\"tenant\":\"t\",\"type\":\"a.b\",\"body\":\"{}\","
-      "\"endpoint_id\":\"ep_1\",\"reason\":\"endpoint_disabled\"}";
+        "\"endpoint_id\":\"ep_1\",\"reason\":\"endpoint_disabled\"}";
   assert_int_equal(hl_record_invalid_parse(dlv, strlen(dlv), &inv, err, sizeof(err)), -1);
   assert_int_equal(hl_record_parse(dlv, strlen(dlv), &rec, err, sizeof(err)), 0);
   assert_string_equal(rec.reason, "endpoint_disabled");
@@ -148,10 +148,8 @@ static void test_metrics(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_record_roundtrip),
-      cmocka_unit_test(test_attempt_json),
-      cmocka_unit_test(test_invalid_record),
-      cmocka_unit_test(test_invalid_record_parse),
+      cmocka_unit_test(test_record_roundtrip), cmocka_unit_test(test_attempt_json),
+      cmocka_unit_test(test_invalid_record),   cmocka_unit_test(test_invalid_record_parse),
       cmocka_unit_test(test_metrics),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
