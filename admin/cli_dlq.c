@@ -300,6 +300,7 @@ static int hl_dlq_list(hl_admin_t *adm, const hl_dlq_opts_t *o) {
   rc = hl_dlq_scan(adm, o, hl_dlq_list_visit, &ls);
   if (rc == HL_DLQK_OK && ls.tbl) {
     hl_table_print(ls.tbl, stdout);
+    fflush(stdout); /* the table, then the count on stderr */
     fprintf(stderr, "%zu record(s), %zu of them invalid events\n", ls.n, ls.ninvalid);
   }
   hl_table_destroy(&ls.tbl);
@@ -454,10 +455,10 @@ static void hl_dlq_report(hl_dlq_replay_t *rp, size_t acked) {
   json_t *v;
 
   if (rp->adm->json || !counts) {
-    hl_cli_print_json_new(json_pack("{s:b, s:I, s:I, s:O}", "dry_run", rp->o->dry_run,
-                                    rp->o->dry_run ? "would_replay" : "replayed", (json_int_t)acked,
-                                    "skipped", (json_int_t)rp->nskipped, "skipped_by_reason",
-                                    rp->skipped));
+    hl_cli_print_json_new(json_pack(
+        "{s:b, s:b, s:I, s:I, s:O}", "dry_run", rp->o->dry_run, "stopped_by_error",
+        rp->rc != HL_EXIT_OK, rp->o->dry_run ? "would_replay" : "replayed", (json_int_t)acked,
+        "skipped", (json_int_t)rp->nskipped, "skipped_by_reason", rp->skipped));
     free(counts);
     return;
   }
@@ -466,7 +467,8 @@ static void hl_dlq_report(hl_dlq_replay_t *rp, size_t acked) {
     counts[i++].n = json_integer_value(v);
   }
   qsort(counts, n, sizeof(*counts), hl_dlq_count_cmp);
-  printf("%s %zu, skipped %zu", rp->o->dry_run ? "would replay" : "replayed", acked, rp->nskipped);
+  printf("%s%s %zu, skipped %zu", rp->rc != HL_EXIT_OK ? "stopped by an error: " : "",
+         rp->o->dry_run ? "would replay" : "replayed", acked, rp->nskipped);
   for (i = 0; i < n; i++)
     printf("%s%lld %s", i ? ", " : " (", (long long)counts[i].n, counts[i].why);
   printf("%s\n", n ? ")" : "");
@@ -520,6 +522,7 @@ static int hl_dlq_replay(hl_admin_t *adm, const hl_dlq_opts_t *o) {
     hl_admin_err("%s", err);
     rc = HL_EXIT_UNAVAIL;
   }
+  rp.rc = rc; /* the report says whether the run went through */
   hl_dlq_report(&rp, acked);
 out:
   hl_dlqk_producer_destroy(&rp.pr);
