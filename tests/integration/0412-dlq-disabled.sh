@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# 0412-dlq-disabled: a DLQ record of any reason replays the same way. Records written with reason
-# endpoint_disabled (what the dispatcher writes for deliveries it skips because their endpoint
-# is disabled) are skipped while the endpoint stays disabled (--include-disabled counts them),
-# and after `hookline-admin endpoint enable` a replay delivers them, signed with the endpoint's
-# secret, once each. Kafka or Redis unreachable: exit 3.
+# 0412-dlq-disabled: a DLQ record of any reason replays the same way. Deliveries the dispatcher
+# skipped because their endpoint is disabled (reason endpoint_disabled), and records written by
+# hand with that reason, are skipped while the endpoint stays disabled (--include-disabled
+# counts them), and after `hookline-admin endpoint enable` a replay delivers them, signed with
+# the endpoint's secret, once each. Kafka or Redis unreachable: exit 3.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/dispatcher.sh"
 
@@ -21,31 +21,36 @@ dlq_record() {
     "$EP" "$1" "$TENANT" "$body"
 }
 { dlq_record evt_d1 1; dlq_record evt_d2 2; } | kcat -P -b "$KAFKA" -t "$PREFIX.dlq" -K '|'
+# and one the dispatcher skips and keeps in the DLQ itself
+printf '{"id":"evt_d3","tenant":"%s","type":"x.y","data":{"n":3}}\n' "$TENANT" | publish
+dlq3() { [ "$(consume "$PREFIX.dlq" | grep -c '"reason":"endpoint_disabled"')" -ge 3 ]; }
+wait_until 30 dlq3 || fail "the dispatcher did not keep evt_d3 in the DLQ: $(consume "$PREFIX.dlq")"
 
 dlq() { admin -o "retry.schedule=$SCHED" dlq "$@"; }
-[ "$(dlq list --reason endpoint_disabled | grep -c endpoint_disabled)" = 2 ] || fail "list: $(dlq list)"
+[ "$(dlq list --reason endpoint_disabled | grep -c endpoint_disabled)" = 3 ] || fail "list: $(dlq list)"
 out=$(dlq replay) || fail "replay exit $?"
-[ "$out" = "replayed 0, skipped 2 (2 endpoint disabled)" ] || fail "replay while disabled: $out"
+[ "$out" = "replayed 0, skipped 3 (3 endpoint disabled)" ] || fail "replay while disabled: $out"
 out=$(dlq replay --dry-run --include-disabled) || fail "dry run exit $?"
-[ "$out" = "would replay 2, skipped 0" ] || fail "--include-disabled dry run: $out"
+[ "$out" = "would replay 3, skipped 0" ] || fail "--include-disabled dry run: $out"
 sleep "$(scaled 2)"
 [ "$(rec_count r /in)" = 0 ] || fail "a disabled endpoint was called"
 pass "endpoint_disabled records are skipped while the endpoint is disabled"
 
 admin endpoint enable "$EP" >/dev/null || fail "enable"
 out=$(dlq replay --reason endpoint_disabled) || fail "replay exit $?"
-[ "$out" = "replayed 2, skipped 0" ] || fail "replay after enable: $out"
-two() { [ "$(rec_count r /in 200)" -ge 2 ]; }
-wait_until 30 two || fail "replayed: $(rec_count r /in 200)/2 arrived"
+[ "$out" = "replayed 3, skipped 0" ] || fail "replay after enable: $out"
+three() { [ "$(rec_count r /in 200)" -ge 3 ]; }
+wait_until 30 three || fail "replayed: $(rec_count r /in 200)/3 arrived"
 out=$(dlq replay) || fail "second replay exit $?"
-[ "$out" = "replayed 0, skipped 2 (2 already delivered)" ] || fail "second replay: $out"
+[ "$out" = "replayed 0, skipped 3 (3 already delivered)" ] || fail "second replay: $out"
 sleep "$(scaled 2)"
 python3 - "$T/r.ndjson" <<'PY' || fail "deliveries: $(cat "$T/r.ndjson")"
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
-assert sorted(r["headers"]["webhook-id"] for r in recs) == ["evt_d1", "evt_d2"], recs
+assert sorted(r["headers"]["webhook-id"] for r in recs) == ["evt_d1", "evt_d2", "evt_d3"], recs
 for r in recs:
-    assert r["sig_ok"] and json.loads(r["body"])["data"]["n"] in (1, 2), r
+    body = json.loads(r["body"])
+    assert r["sig_ok"] and body["data"]["n"] == int(body["id"][-1]), r
 PY
 pass "after endpoint enable, replay delivers them once, signed, body verbatim"
 
