@@ -58,6 +58,11 @@ for r in recs:
 PY
 rc=0; dlq list --bogus >/dev/null 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "an unknown flag exits $rc, want 2"
+for bad in "dlq" "dlq frob" "dlq list --dry-run" "dlq list extra" "dlq replay --since 1h --until 2h"; do
+  rc=0; admin $bad >/dev/null 2>&1 || rc=$?
+  [ "$rc" = 2 ] || fail "hookline-admin $bad exits $rc, want 2"
+done
+admin dlq --help | grep -q -- '--include-disabled' || fail "dlq --help"
 rc=0; dlq list --since yesterday >/dev/null 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "a bad --since exits $rc, want 2"
 rc=0; admin -o topics.prefix=${PREFIX}none dlq list >/dev/null 2>&1 || rc=$?
