@@ -27,6 +27,9 @@ wait_until 60 dlq4 || fail "want 4 DLQ records, have $(topic_count "$PREFIX.dlq"
 
 # ---- list ----
 dlq() { admin -o "retry.schedule=$SCHED" dlq "$@"; }
+# marked PAIR...: every "event endpoint" pair has its hl:done marker (the dispatcher writes it just
+# after the 2xx the receiver recorded; a replay before that could not know)
+marked() { local p; for p in "$@"; do [ "$("${REDIS[@]}" EXISTS "hl:done:${p% *}:${p#* }")" = 1 ] || return 1; done; }
 rows() { dlq list "$@" | tail -n +2 | grep -c . || true; }
 dlq list >"$T/list.txt" || fail "dlq list exit $?"
 head -1 "$T/list.txt" | grep -q '^TIME  *EVENT  *TENANT  *ENDPOINT  *TYPE  *ATTEMPTS  *REASON$' ||
@@ -86,7 +89,7 @@ admin endpoint delete "$EB" >/dev/null || fail "delete"
 out=$(dlq replay) || fail "replay exit $?"
 [ "$out" = "replayed 2, skipped 2 (1 endpoint disabled, 1 endpoint no longer exists)" ] ||
   fail "replay: $out"
-two() { [ "$(rec_count r /ok 200)" -ge 2 ]; }
+two() { [ "$(rec_count r /ok 200)" -ge 2 ] && marked "evt_a1 $EA1" "evt_a2 $EA1"; }
 wait_until 30 two || fail "replayed deliveries: $(rec_count r /ok 200)/2 arrived"
 out=$(dlq replay -v) || fail "second replay exit $?"
 grep -q "^skip evt_a1 $EA1: already delivered$" <<<"$out" || fail "replay -v: $out"
@@ -99,7 +102,7 @@ admin endpoint enable "$EA2" >/dev/null || fail "enable"
 out=$(dlq replay --tenant "$TENANT" -o json) || fail "replay after enable exit $?"
 python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["replayed"] == 1 and d["skipped"] == 2 and d["skipped_by_reason"] == {"already delivered": 2} and not d["dry_run"], d' "$out" ||
   fail "replay after enable: $out"
-three() { [ "$(rec_count r /ok 200)" -ge 3 ]; }
+three() { [ "$(rec_count r /ok 200)" -ge 3 ] && marked "evt_b1 $EA2"; }
 wait_until 30 three || fail "the enabled endpoint's delivery did not arrive"
 out=$(dlq replay --tenant "$TENANT") || fail "replay exit $?"
 [ "$out" = "replayed 0, skipped 3 (3 already delivered)" ] || fail "last replay: $out"

@@ -20,6 +20,9 @@ dlq4() { [ "$(topic_count "$PREFIX.dlq")" -ge 4 ]; }
 wait_until 60 dlq4 || fail "want 4 DLQ records, have $(topic_count "$PREFIX.dlq")"
 
 dlq() { admin -o "retry.schedule=$SCHED" dlq "$@"; }
+# marked PAIR...: every "event endpoint" pair has its hl:done marker (the dispatcher writes it just
+# after the 2xx the receiver recorded; a replay before that could not know)
+marked() { local p; for p in "$@"; do [ "$("${REDIS[@]}" EXISTS "hl:done:${p% *}:${p#* }")" = 1 ] || return 1; done; }
 dlq list >"$T/list.txt" || fail "dlq list exit $?"
 [ "$(grep -c '(invalid event)' "$T/list.txt")" = 3 ] || fail "invalid rows: $(cat "$T/list.txt")"
 grep '(invalid event)' "$T/list.txt" | grep -q 'event: not valid JSON' || fail "JSON reason missing"
@@ -48,7 +51,7 @@ out=$(dlq replay --dry-run --reason 'not valid JSON') || fail "dry run exit $?"
 [ "$out" = "would replay 0, skipped 1 (1 invalid event (nothing to deliver))" ] || fail "dry run: $out"
 out=$(dlq replay) || fail "replay exit $?"
 [ "$out" = "replayed 1, skipped 3 (3 invalid event (nothing to deliver))" ] || fail "replay: $out"
-delivered() { [ "$(rec_count r /fail 200)" = 1 ]; }
+delivered() { [ "$(rec_count r /fail 200)" = 1 ] && marked "evt_ok $EP"; }
 wait_until 30 delivered || fail "the replayed delivery did not arrive"
 out=$(dlq replay) || fail "second replay exit $?"
 [ "$out" = "replayed 0, skipped 4 (3 invalid event (nothing to deliver), 1 already delivered)" ] ||
