@@ -259,7 +259,9 @@ static void hl_dlqk_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *o
 
 int hl_dlqk_producer_new(const hl_conf_t *conf, const char *topic, hl_dlqk_producer_t **out,
                          char *errstr, size_t errsize) {
-  static const char *extra[] = {"enable.idempotence", "true", "acks", "all", NULL};
+  /* never create the tier topic by writing to it: a topic no dispatcher reads loses replays */
+  static const char *extra[] = {"enable.idempotence",       "true",  "acks", "all",
+                                "allow.auto.create.topics", "false", NULL};
   hl_dlqk_producer_t *pr = calloc(1, sizeof(*pr));
   int rc = HL_DLQK_EKAFKA;
 
