@@ -920,7 +920,7 @@ void hl_state_done_check(hl_state_t *st, const char *event_id, const char *const
     goto out;
   argv[0] = "MGET";
   for (size_t i = 0; i < n; i++) {
-    if (asprintf(&keys[i], "hl:done:%s:%s", event_id, ep_ids[i]) < 0) {
+    if (asprintf(&keys[i], HL_STORE_DONE_KEY_FMT, event_id, ep_ids[i]) < 0) {
       keys[i] = NULL; /* undefined after a failure */
       goto out;
     }
@@ -955,7 +955,7 @@ void hl_state_done_mark(hl_state_t *st, const char *event_id, const char *ep_id,
     return;
   }
   call->cb.ack = cb;
-  snprintf(key, sizeof(key), "hl:done:%s:%s", event_id, ep_id);
+  snprintf(key, sizeof(key), HL_STORE_DONE_KEY_FMT, event_id, ep_id);
   snprintf(ttl, sizeof(ttl), "%lld", (long long)(ttl_ms > 0 ? ttl_ms : 1));
   hl_state_ack_send(st, call, 5, argv);
 }
