@@ -12,7 +12,7 @@ CMAKE_ARGS ?=
 CTEST_ARGS ?=
 
 .PHONY: all deps configure build test test-fast unit integration asan demo install format format-check \
-        stack-up stack-down stack-status clean
+        stack-up stack-down stack-status clean lint-deploy
 
 all: build
 
@@ -59,6 +59,11 @@ format: configure
 
 format-check: configure
 	cmake --build $(BUILD) --target format-check
+
+# Deployment files (Dockerfile, docker-compose.yml, deploy/k8s) against their schemas, offline;
+# installs its pinned linters into a cache on first use (deploy/lint.sh). Also ctest 0800.
+lint-deploy:
+	bash deploy/lint.sh
 
 stack-up:
 	bash deploy/local/stack.sh up

@@ -33,6 +33,7 @@ void hl_admin_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int hl_cli_endpoint(hl_admin_t *adm, int argc, char **argv);
 int hl_cli_attempts(hl_admin_t *adm, int argc, char **argv);
+int hl_cli_dlq(hl_admin_t *adm, int argc, char **argv);
 int hl_server_serve(hl_admin_t *adm, int argc, char **argv);
 /* `routes`: every route of the REST API as "METHOD /path/{param}" lines. */
 int hl_api_print_routes(FILE *out);

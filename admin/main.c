@@ -22,6 +22,8 @@ static void usage(FILE *out) {
           "  endpoint ACTION   create|list|get|update|delete|rotate-secret|enable|disable|test\n"
           "                    (`hookline-admin endpoint --help` for their flags)\n"
           "  attempts list     recent delivery attempts of an endpoint (--endpoint ID)\n"
+          "  dlq list|replay   inspect the dead-letter topic, replay deliveries from it\n"
+          "                    (`hookline-admin dlq --help` for the filters)\n"
           "  serve             run the REST API (http.listen, default 0.0.0.0:8080)\n"
           "  routes            print the REST API's routes\n"
           "  config doc        print the configuration reference (docs/configuration.md)\n"
@@ -81,6 +83,8 @@ static int hl_admin_run(hl_admin_t *adm, int argc, char **argv) {
     return hl_cli_endpoint(adm, argc, argv);
   if (strcmp(cmd, "attempts") == 0)
     return hl_cli_attempts(adm, argc, argv);
+  if (strcmp(cmd, "dlq") == 0)
+    return hl_cli_dlq(adm, argc, argv);
   if (strcmp(cmd, "serve") == 0)
     return hl_server_serve(adm, argc, argv);
   if (strcmp(cmd, "routes") == 0)

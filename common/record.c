@@ -178,3 +178,42 @@ out:
   free(b64);
   return s;
 }
+
+int hl_record_invalid_parse(const char *buf, size_t len, hl_record_invalid_t *inv, char *errstr,
+                            size_t errsize) {
+  json_t *o = json_loadb(buf, len, 0, NULL), *src;
+  const char *reason, *raw;
+  int rc = -1;
+
+  memset(inv, 0, sizeof(*inv));
+  reason = json_string_value(json_object_get(o, "reason"));
+  raw = json_string_value(json_object_get(o, "raw_b64"));
+  if (!reason || !raw) {
+    snprintf(errstr, errsize, "record: not an invalid-event record (reason, raw_b64)");
+    goto out;
+  }
+  inv->reason = strdup(reason);
+  inv->raw_b64 = strdup(raw);
+  if (!inv->reason || !inv->raw_b64) {
+    snprintf(errstr, errsize, "record: out of memory");
+    goto out;
+  }
+  src = json_object_get(o, "source");
+  hl_copy_str(src, "topic", inv->topic, sizeof(inv->topic));
+  inv->partition = (int32_t)json_integer_value(json_object_get(src, "partition"));
+  inv->offset = json_integer_value(json_object_get(src, "offset"));
+  rc = 0;
+out:
+  json_decref(o);
+  if (rc != 0)
+    hl_record_invalid_clear(inv);
+  return rc;
+}
+
+void hl_record_invalid_clear(hl_record_invalid_t *inv) {
+  if (!inv)
+    return;
+  free(inv->reason);
+  free(inv->raw_b64);
+  memset(inv, 0, sizeof(*inv));
+}

@@ -63,4 +63,19 @@ void hl_record_clear(hl_record_t *rec);
 char *hl_record_invalid_json(const void *raw, size_t raw_len, const char *reason, const char *topic,
                              int32_t partition, int64_t offset, size_t *len);
 
+/* An invalid event's DLQ record, as hl_record_invalid_json() writes it. */
+typedef struct hl_record_invalid {
+  char *reason;  /* owned */
+  char *raw_b64; /* owned: the undecodable record's bytes, base64 */
+  char topic[256];
+  int32_t partition;
+  int64_t offset;
+} hl_record_invalid_t;
+
+/* Parse an invalid-event record (one with "raw_b64"); 0 ok, -1 with errstr when buf is not one.
+ * Caller hl_record_invalid_clear()s. */
+int hl_record_invalid_parse(const char *buf, size_t len, hl_record_invalid_t *inv, char *errstr,
+                            size_t errsize);
+void hl_record_invalid_clear(hl_record_invalid_t *inv);
+
 #endif

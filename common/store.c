@@ -735,3 +735,17 @@ void hl_store_strings_free(char ***items, size_t n) {
   free(*items);
   *items = NULL;
 }
+
+int hl_store_done_exists(hl_store_t *st, const char *event_id, const char *endpoint_id, bool *done,
+                         char *errstr, size_t errsize) {
+  char key[512];
+  redisReply *r;
+
+  snprintf(key, sizeof(key), HL_STORE_DONE_KEY_FMT, event_id, endpoint_id);
+  r = hl_store_cmd(st, 2, (const char *[]){"EXISTS", key}, NULL, errstr, errsize);
+  if (!r)
+    return HL_STORE_EIO;
+  *done = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+  freeReplyObject(r);
+  return HL_STORE_OK;
+}

@@ -18,6 +18,8 @@
 #include "endpoint.h"
 
 #define HL_STORE_CHANNEL "hl:changes"
+/* hl:done:<event id>:<endpoint id>: the dispatcher's success marker (DESIGN.md §8). */
+#define HL_STORE_DONE_KEY_FMT "hl:done:%s:%s"
 
 typedef struct hl_store hl_store_t;
 
@@ -99,6 +101,11 @@ int hl_store_endpoint_delete(hl_store_t *st, const char *tenant, const char *id,
 int hl_store_attempts(hl_store_t *st, const char *tenant, const char *id, size_t limit,
                       char ***items, size_t *n, char *errstr, size_t errsize);
 void hl_store_strings_free(char ***items, size_t n);
+
+/* Has the delivery of event_id to endpoint_id succeeded (its hl:done marker exists)? 0 with
+ * *done set, HL_STORE_EIO. */
+int hl_store_done_exists(hl_store_t *st, const char *event_id, const char *endpoint_id, bool *done,
+                         char *errstr, size_t errsize);
 
 /*
  * Status change script, shared with the dispatcher (which disables endpoints on 410 and after

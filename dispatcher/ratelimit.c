@@ -51,6 +51,7 @@ typedef struct hl_rl_ep {
   int tokens;            /* in hand, spendable until tokens_exp_ms */
   int64_t tokens_exp_ms; /* monotonic */
   bool pending;          /* a Redis call in flight */
+  bool reloaded;         /* this call already followed a SCRIPT LOAD */
   int64_t wait_until_ms; /* monotonic: refused until then (timer armed) */
   int64_t local_tat_us;  /* fallback GCRA state (monotonic µs) */
   int64_t horizon_ms;    /* wall clock: where the next deferred delivery goes */
@@ -65,6 +66,7 @@ struct hl_rl {
   void *opaque;
   char sha[41];
   bool closing;
+  int64_t probe_ms; /* monotonic: while falling back, ask Redis again from then on */
   int members;
   hl_rl_stats_t stats;
   hl_rl_ep_t *buckets[HL_RL_BUCKETS];
@@ -216,69 +218,68 @@ static int hl_rl_take_local(hl_rl_ep_t *e, int64_t *wait_ms) {
 
 /* ---- Redis ---- */
 
-static int hl_rl_send(hl_rl_ep_t *e, int n, bool reload);
+static void hl_rl_send(hl_rl_ep_t *e, int n, bool reload);
 
-static void hl_rl_reply_cb(struct redisReply *reply, int err, void *opaque) {
+/* Redis unreachable or refusing: local limits until the next probe; the waiters ask again. */
+static void hl_rl_failed(hl_rl_ep_t *e, const char *why) {
+  hl_rl_t *rl = e->rl;
+
+  hl_rl_fallback(rl, true, why);
+  rl->probe_ms = hl_mono_ms() + HL_RL_PROBE_MS;
+  rl->cb(e->id, rl->opaque);
+}
+
+static void hl_rl_reply_cb(const struct redisReply *reply, int err, void *opaque) {
   hl_rl_ep_t *e = opaque;
   hl_rl_t *rl = e->rl;
-  int n = 0;
-  int64_t wait_us = 0;
+  int n;
 
   e->pending = false;
   if (err == -ECANCELED || rl->closing)
     return;
-  if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0 &&
-      hl_rl_send(e, hl_rl_batch(e->rate, e->burst, 1), true) == 0)
-    return; /* reloaded; the EVALSHA behind the SCRIPT LOAD answers */
-  if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
-    if (reply && reply->type == REDIS_REPLY_ERROR)
-      hl_warn("rate limit script for %s: %s", e->id, reply->str);
-    hl_rl_fallback(rl, true, reply ? "script error" : "connection lost");
-    rl->cb(e->id, rl->opaque);
+  if (err == -EIO && !e->reloaded) {
+    hl_rl_send(e, hl_rl_batch(e->rate, e->burst, 1), true); /* NOSCRIPT (a restart, a flush) */
+    return;
+  }
+  if (err || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+    hl_rl_failed(e, err == -EIO ? "script error" : "not reachable");
     return;
   }
   hl_rl_fallback(rl, false, NULL);
   n = (int)reply->element[0]->integer;
-  wait_us = reply->element[1]->integer;
-  if (n > 0) {
-    e->tokens = n;
-    e->tokens_exp_ms = hl_mono_ms() + hl_rl_token_ttl_ms(e->rate, n);
-    rl->stats.tokens_redis += (uint64_t)n;
-  } else {
-    hl_rl_wait(e, (wait_us + 999) / 1000);
+  if (n <= 0) {
+    hl_rl_wait(e, (reply->element[1]->integer + 999) / 1000);
     return; /* the timer calls back */
   }
+  e->tokens = n;
+  e->tokens_exp_ms = hl_mono_ms() + hl_rl_token_ttl_ms(e->rate, n);
+  rl->stats.tokens_redis += (uint64_t)n;
   rl->cb(e->id, rl->opaque);
 }
 
-static void hl_rl_load_cb(struct redisReply *reply, int err, void *opaque) {
-  (void)opaque;
-  if (!err && reply && reply->type == REDIS_REPLY_ERROR)
-    hl_warn("rate limit script: SCRIPT LOAD: %s", reply->str);
+static void hl_rl_load_cb(const struct redisReply *reply, int err, void *opaque) {
+  (void)reply;
+  (void)err;
+  (void)opaque; /* an error shows in the EVALSHA behind it */
 }
 
-/* EVALSHA for n tokens (after a SCRIPT LOAD when reload).  0 sent, <0 Redis unreachable. */
-static int hl_rl_send(hl_rl_ep_t *e, int n, bool reload) {
+/* EVALSHA for n tokens (behind a SCRIPT LOAD when reload); the reply calls back. */
+static void hl_rl_send(hl_rl_ep_t *e, int n, bool reload) {
   hl_rl_t *rl = e->rl;
   char key[HL_RL_KEY_MAX], iv[24], tau[24], cnt[16];
   const char *load[3] = {"SCRIPT", "LOAD", HL_RL_LUA};
   const char *argv[7] = {"EVALSHA", rl->sha, "1", key, iv, tau, cnt};
-  int rc;
 
-  if (!rl->st)
-    return -ENOTCONN;
-  if (reload && hl_state_command(rl->st, 3, load, NULL, hl_rl_load_cb, NULL) != 0)
-    return -ENOTCONN;
+  if (reload)
+    hl_state_command(rl->st, 3, load, hl_rl_load_cb, NULL);
   snprintf(key, sizeof(key), "hl:rl:%s", e->id);
   snprintf(iv, sizeof(iv), "%lld", (long long)hl_rl_interval_us(e->rate));
   snprintf(tau, sizeof(tau), "%lld", (long long)hl_rl_tau_us(e->rate, e->burst));
   snprintf(cnt, sizeof(cnt), "%d", n);
-  rc = hl_state_command(rl->st, 7, argv, NULL, hl_rl_reply_cb, e);
-  if (rc == 0) {
-    e->pending = true;
-    rl->stats.redis_calls++;
-  }
-  return rc;
+  e->pending = true;
+  e->reloaded = reload;
+  rl->stats.redis_calls++;
+  hl_state_command(rl->st, 7, argv, hl_rl_reply_cb, e);
 }
 
 int hl_rl_take(hl_rl_t *rl, const hl_endpoint_t *ep, size_t want, int64_t *wait_ms) {
@@ -302,10 +303,10 @@ int hl_rl_take(hl_rl_t *rl, const hl_endpoint_t *ep, size_t want, int64_t *wait_
     *wait_ms = e->wait_until_ms - now;
     return 0;
   }
-  if (hl_rl_send(e, hl_rl_batch(e->rate, e->burst, want), false) == 0)
-    return 0;
-  hl_rl_fallback(rl, true, "not connected");
-  return hl_rl_take_local(e, wait_ms);
+  if (!rl->st || (rl->stats.fallback && now < rl->probe_ms))
+    return hl_rl_take_local(e, wait_ms);
+  hl_rl_send(e, hl_rl_batch(e->rate, e->burst, want), false);
+  return 0;
 }
 
 int64_t hl_rl_defer_due(hl_rl_t *rl, const hl_endpoint_t *ep, int64_t turn_ms) {
@@ -343,8 +344,8 @@ hl_rl_t *hl_rl_new(struct event_base *base, hl_state_t *st, hl_rl_ready_cb *cb, 
   rl->members = 1;
   rl->stats.members = 1;
   hl_rl_sha1(HL_RL_LUA, rl->sha);
-  if (st && hl_state_command(st, 3, load, NULL, hl_rl_load_cb, NULL) != 0)
-    hl_debug("rate limit script: Redis not reachable yet; loaded on first NOSCRIPT");
+  if (st)
+    hl_state_command(st, 3, load, hl_rl_load_cb, NULL); /* and again on NOSCRIPT */
   return rl;
 }
 

@@ -24,6 +24,8 @@ struct event_base;
 
 /* Local tokens expire after max(HL_RL_TOKEN_TTL_MIN_MS, batch x emission interval). */
 #define HL_RL_TOKEN_TTL_MIN_MS 100
+/* While falling back to local limits, Redis is asked again after this long. */
+#define HL_RL_PROBE_MS 1000
 /* A throttled delivery whose turn is this far off goes to a retry tier instead of waiting. */
 #define HL_RL_LOCAL_WAIT_MAX_MS 1000
 

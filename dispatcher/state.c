@@ -47,7 +47,7 @@ typedef struct hl_state_conn {
   int64_t progress_ms; /* monotonic time of the last reply (or of the first pending command) */
 } hl_state_conn_t;
 
-typedef enum { HL_CALL_SUBS, HL_CALL_DONE, HL_CALL_ACK } hl_call_kind_t;
+typedef enum { HL_CALL_SUBS, HL_CALL_DONE, HL_CALL_ACK, HL_CALL_REPLY } hl_call_kind_t;
 
 /* A user callback to run: waiting on a fetch, queued as a failure, or one request's answer. */
 typedef struct hl_state_call {
@@ -57,6 +57,7 @@ typedef struct hl_state_call {
     hl_state_subs_cb *subs;
     hl_state_done_cb *done;
     hl_state_ack_cb *ack;
+    hl_state_reply_cb *reply;
   } cb;
   void *opaque;
   int err;
@@ -162,6 +163,8 @@ static void hl_state_call_run(hl_state_t *st, hl_state_call_t *call) {
     call->cb.subs(call->err ? NULL : call->snap, call->err, call->opaque);
   else if (call->kind == HL_CALL_DONE)
     call->cb.done(call->done, call->err ? 0 : call->n, call->err, call->opaque);
+  else if (call->kind == HL_CALL_REPLY)
+    call->cb.reply(NULL, call->err, call->opaque); /* only failures are deferred */
   else if (call->cb.ack)
     call->cb.ack(call->err, call->opaque);
   st->in_cb--;
@@ -860,41 +863,6 @@ hl_subs_tenant_t *hl_state_subs_get(hl_state_t *st, const char *tenant, hl_state
   return NULL;
 }
 
-/* ---- any command (rate limits) ------------------------------------------------------- */
-
-typedef struct hl_state_raw {
-  hl_state_reply_cb *cb;
-  void *opaque;
-} hl_state_raw_t;
-
-static void hl_state_raw_reply_cb(redisAsyncContext *ac, void *r, void *priv) {
-  redisReply *reply = r;
-  hl_state_raw_t *raw = priv;
-  hl_state_t *st = hl_state_reply_enter(ac, reply);
-  int err = st->closing ? -ECANCELED : reply ? 0 : -ENOTCONN;
-
-  if (err)
-    st->stats.errors++;
-  raw->cb(err ? NULL : reply, err, raw->opaque);
-  free(raw);
-  hl_state_reply_leave(st);
-}
-
-int hl_state_command(hl_state_t *st, int argc, const char **argv, const size_t *lens,
-                     hl_state_reply_cb *cb, void *opaque) {
-  hl_state_raw_t *raw = calloc(1, sizeof(*raw));
-  int rc;
-
-  if (!raw)
-    return -ENOMEM;
-  raw->cb = cb;
-  raw->opaque = opaque;
-  rc = hl_state_send(st, hl_state_raw_reply_cb, raw, argc, argv, lens);
-  if (rc != 0)
-    free(raw);
-  return rc;
-}
-
 /* ---- done markers, recent attempts, disable ------------------------------------------ */
 
 static int hl_state_reply_err(redisReply *reply) {
@@ -952,7 +920,7 @@ void hl_state_done_check(hl_state_t *st, const char *event_id, const char *const
     goto out;
   argv[0] = "MGET";
   for (size_t i = 0; i < n; i++) {
-    if (asprintf(&keys[i], "hl:done:%s:%s", event_id, ep_ids[i]) < 0) {
+    if (asprintf(&keys[i], HL_STORE_DONE_KEY_FMT, event_id, ep_ids[i]) < 0) {
       keys[i] = NULL; /* undefined after a failure */
       goto out;
     }
@@ -987,7 +955,7 @@ void hl_state_done_mark(hl_state_t *st, const char *event_id, const char *ep_id,
     return;
   }
   call->cb.ack = cb;
-  snprintf(key, sizeof(key), "hl:done:%s:%s", event_id, ep_id);
+  snprintf(key, sizeof(key), HL_STORE_DONE_KEY_FMT, event_id, ep_id);
   snprintf(ttl, sizeof(ttl), "%lld", (long long)(ttl_ms > 0 ? ttl_ms : 1));
   hl_state_ack_send(st, call, 5, argv);
 }
@@ -1031,4 +999,41 @@ void hl_state_recent_push(hl_state_t *st, const char *ep_id, const char *json, s
   }
   if (hl_state_send(st, hl_state_ack_reply_cb, c2, 4, trim, NULL) != 0)
     free(c2);
+}
+
+/* ---- any command whose reply the caller reads (health.c's breaker scripts) ---------------- */
+
+static void hl_state_reply_any_cb(redisAsyncContext *ac, void *r, void *priv) {
+  redisReply *reply = r;
+  hl_state_call_t *call = priv;
+  hl_state_t *st = hl_state_reply_enter(ac, reply);
+  uint64_t sup;
+
+  call->err = st->closing ? -ECANCELED : hl_state_reply_err(reply);
+  if (reply && reply->type == REDIS_REPLY_ERROR && hl_state_ratelog_ok(&st->error_log, &sup))
+    hl_warn("redis: %s (%llu similar not logged)", reply->str, (unsigned long long)sup);
+  if (call->err) {
+    hl_state_call_run(st, call);
+  } else {
+    st->in_cb++;
+    call->cb.reply(reply, 0, call->opaque);
+    st->in_cb--;
+    free(call);
+  }
+  hl_state_reply_leave(st);
+}
+
+void hl_state_command(hl_state_t *st, int argc, const char **argv, hl_state_reply_cb *cb,
+                      void *opaque) {
+  hl_state_call_t *call = hl_state_call_new(HL_CALL_REPLY, opaque);
+  int rc;
+
+  if (!call) {
+    cb(NULL, -ENOMEM, opaque);
+    return;
+  }
+  call->cb.reply = cb;
+  rc = hl_state_send(st, hl_state_reply_any_cb, call, argc, argv, NULL);
+  if (rc != 0)
+    hl_state_defer(st, call, rc);
 }

@@ -66,14 +66,15 @@ void hl_state_recent_push(hl_state_t *st, const char *ep_id, const char *json, s
 void hl_state_endpoint_disable(hl_state_t *st, const char *ep_id, const char *reason,
                                hl_state_ack_cb *cb, void *opaque);
 
-/* Any command on the command connection (dispatcher/ratelimit.c's EVALSHA).  0 sent, and cb
- * runs later with the reply (valid only during cb; error replies included) or NULL + err
- * (-ENOTCONN connection lost, -ECANCELED hl_state_destroy ran); -ENOTCONN at once (cb never
- * called) while Redis is unreachable. */
+/*
+ * Any command (argv strings) whose reply the caller reads: cb(reply, 0) with the hiredis reply,
+ * valid only during cb, or cb(NULL, err) on failure, including an error reply (-EIO).  cb is
+ * never called from inside this call.
+ */
 struct redisReply;
-typedef void hl_state_reply_cb(struct redisReply *reply, int err, void *opaque);
-int hl_state_command(hl_state_t *st, int argc, const char **argv, const size_t *lens,
-                     hl_state_reply_cb *cb, void *opaque);
+typedef void hl_state_reply_cb(const struct redisReply *reply, int err, void *opaque);
+void hl_state_command(hl_state_t *st, int argc, const char **argv, hl_state_reply_cb *cb,
+                      void *opaque);
 
 /* Counters for /metrics and tests. */
 typedef struct hl_state_stats {

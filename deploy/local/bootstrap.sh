@@ -13,6 +13,9 @@ python3 wrk nghttp2-server"
 # Installed only when the command is absent (any Java >= 11 and any Maven will do).
 JAVA_PACKAGE=openjdk-17-jre-headless
 MAVEN_PACKAGE=maven
+# Node.js and npm for the interoperability tests (09xx; tests/interop/package.json), also only
+# when absent (a Node.js from elsewhere will do).
+NODE_PACKAGES="nodejs npm"
 
 KAFKA_VERSION=3.9.1
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -47,6 +50,8 @@ missing_packages() {
   local p
   command -v java >/dev/null || echo "$JAVA_PACKAGE"
   command -v mvn >/dev/null || echo "$MAVEN_PACKAGE"
+  command -v node >/dev/null || echo "${NODE_PACKAGES% *}"
+  command -v npm >/dev/null || echo "${NODE_PACKAGES#* }"
   for p in $PACKAGES; do
     installed "$p" || echo "$p"
   done

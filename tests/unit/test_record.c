@@ -92,6 +92,34 @@ static void test_invalid_record(void **state) {
   free(s);
 }
 
+/* hookline-admin's DLQ tooling reads both kinds back with the same module. */
+static void test_invalid_record_parse(void **state) {
+  char *s = hl_record_invalid_json("oops", 4, "event: not JSON", "p.events", 3, 42, NULL);
+  const char *dlv;
+  hl_record_invalid_t inv;
+  hl_record_t rec;
+  char err[128];
+
+  (void)state;
+  assert_int_equal(hl_record_invalid_parse(s, strlen(s), &inv, err, sizeof(err)), 0);
+  assert_string_equal(inv.reason, "event: not JSON");
+  assert_string_equal(inv.raw_b64, "b29wcw==");
+  assert_string_equal(inv.topic, "p.events");
+  assert_int_equal(inv.partition, 3);
+  assert_int_equal(inv.offset, 42);
+  hl_record_invalid_clear(&inv);
+  assert_null(inv.reason);
+  /* an invalid-event record is not a delivery record, and the reverse */
+  assert_int_equal(hl_record_parse(s, strlen(s), &rec, err, sizeof(err)), -1);
+  free(s);
+  dlv = "{\"v\":1,\"event_id\":\"e\",\"tenant\":\"t\",\"type\":\"a.b\",\"body\":\"{}\","
+        "\"endpoint_id\":\"ep_1\",\"reason\":\"endpoint_disabled\"}";
+  assert_int_equal(hl_record_invalid_parse(dlv, strlen(dlv), &inv, err, sizeof(err)), -1);
+  assert_int_equal(hl_record_parse(dlv, strlen(dlv), &rec, err, sizeof(err)), 0);
+  assert_string_equal(rec.reason, "endpoint_disabled");
+  hl_record_clear(&rec);
+}
+
 static void test_metrics(void **state) {
   static const double b[] = {0.1, 1};
   hl_metrics_t *m = hl_metrics_new();
@@ -120,9 +148,8 @@ static void test_metrics(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_record_roundtrip),
-      cmocka_unit_test(test_attempt_json),
-      cmocka_unit_test(test_invalid_record),
+      cmocka_unit_test(test_record_roundtrip), cmocka_unit_test(test_attempt_json),
+      cmocka_unit_test(test_invalid_record),   cmocka_unit_test(test_invalid_record_parse),
       cmocka_unit_test(test_metrics),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

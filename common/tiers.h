@@ -1,5 +1,6 @@
 /*
- * tiers.h - the retry schedule (DESIGN.md §4, §7): `retry.schedule` ("5s,5m,30m,2h") parsed into
+ * tiers.h - the retry schedule (shared: the dispatcher routes by it, hookline-admin replays the DLQ
+ * into its first tier) (DESIGN.md §4, §7): `retry.schedule` ("5s,5m,30m,2h") parsed into
  * per-attempt delays, one Kafka topic per distinct delay (`<p>.retry.5s`), the jitter, the
  * Retry-After clamp and the due time of the next attempt.  No I/O.
  *
