@@ -283,11 +283,11 @@ static void hl_rl_send(hl_rl_ep_t *e, int n, bool reload) {
 }
 
 int hl_rl_take(hl_rl_t *rl, const hl_endpoint_t *ep, size_t want, int64_t *wait_ms) {
-  hl_rl_ep_t *e = hl_rl_ep_get(rl, ep);
+  hl_rl_ep_t *e = ep->rate_per_sec > 0 ? hl_rl_ep_get(rl, ep) : NULL;
   int64_t now = hl_mono_ms();
 
   *wait_ms = 0;
-  if (!e || ep->rate_per_sec <= 0)
+  if (!e)
     return 1; /* unlimited, or no memory to keep count: never stall on bookkeeping */
   if (e->tokens > 0 && now >= e->tokens_exp_ms) {
     rl->stats.tokens_expired += (uint64_t)e->tokens;

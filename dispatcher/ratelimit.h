@@ -4,9 +4,9 @@
  * EVALSHA), taken in small batches that are spent locally and expire quickly, and a local GCRA
  * at rate / (live dispatchers) while Redis is unreachable.
  *
- * Owns one hl_rl_ep_t per rate-limited endpoint seen (tokens in hand, the Redis call in
- * flight, the wake-up timer).  Nothing blocks: a take that cannot be answered at once returns
- * 0 and the ready callback runs on the loop when it is worth asking again.
+ * Owns one hl_rl_ep_t per rate-limited endpoint seen, kept until exit (tokens in hand, the Redis
+ * call in flight, the wake-up timer).  Nothing blocks: a take that cannot be answered at once
+ * returns 0 and the ready callback runs on the loop when it is worth asking again.
  *
  * The pure GCRA arithmetic (hl_rl_gcra_take, hl_rl_batch) is what the Lua script computes; the
  * unit test (tests/unit/test_ratelimit.c) pins it.
