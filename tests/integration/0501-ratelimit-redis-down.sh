@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # 0501-ratelimit-redis-down: with Redis gone, rate limits fall back to a local GCRA at
 # rate / live dispatchers (group members from DescribeConsumerGroups), logged once: deliveries go
-# on and two dispatchers together stay under the endpoint's rate.  Private redis-server.
+# on and two dispatchers together stay under the endpoint's rate.  Before that, SCRIPT FLUSH: the
+# EVALSHA that meets NOSCRIPT reloads the script without falling back.  Private redis-server.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/dispatcher.sh"
 
@@ -23,12 +24,17 @@ dispatcher_start d2 "${DOPTS[@]}" -o http.listen=127.0.0.1:0
 M2=$(sed -n 's/.*http listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$T/d2.log" | head -1)
 members() { grep -q '"rate limits: 2 live dispatcher' "$T/d1.log" && grep -q '"rate limits: 2 live dispatcher' "$T/d2.log"; }
 wait_until 30 members || fail "group members not learned: $(grep -h 'live dispatcher' "$T"/d*.log)"
+# the script cache is emptied (as after a Redis restart): the dispatchers' EVALSHA gets NOSCRIPT
+# and they load the script again, without falling back
+"${REDIS[@]}" SCRIPT FLUSH >/dev/null
 # warm-up with Redis up: enough events that some are deferred to a retry tier, so every owner
 # of an events partition and the tier's owner cache the tenant (routing without Redis needs it)
 for i in $(seq 1 60); do printf 'k%s|{"id":"warm_%s","tenant":"%s","type":"r.x","data":{}}\n' "$i" "$i" "$TENANT"; done |
   kcat -P -b "$KAFKA" -t "$PREFIX.events" -K '|'
 warm() { [ "$(rec_count r /rl 200)" -ge 60 ]; }
 wait_until 30 warm || fail "warm-up events not delivered: $(rec_count r /rl 200)/60"
+grep -q NOSCRIPT "$T/d1.log" "$T/d2.log" || fail "the flushed script was never missed (NOSCRIPT path not exercised)"
+! grep -q 'limiting locally' "$T/d1.log" "$T/d2.log" || fail "fell back while Redis was up (NOSCRIPT not handled)"
 kill -9 "$RPID"; wait "$RPID" 2>/dev/null || true
 sleep 1
 t0=$(date +%s.%N)
