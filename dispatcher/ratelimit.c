@@ -314,7 +314,9 @@ int64_t hl_rl_defer_due(hl_rl_t *rl, const hl_endpoint_t *ep, int64_t turn_ms) {
   int64_t now = hl_now_ms();
   int64_t zero = 0;
 
-  return hl_rl_spread(e ? &e->horizon_ms : &zero, now, turn_ms,
+  /* back half a local wait early: fetching a paused tier partition again takes a while, and
+   * the deliveries already waiting here cover that time */
+  return hl_rl_spread(e ? &e->horizon_ms : &zero, now, turn_ms - HL_RL_LOCAL_WAIT_MAX_MS / 2,
                       0.8 * (double)hl_rl_interval_us(ep->rate_per_sec) / 1000.0);
 }
 

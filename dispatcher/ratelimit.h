@@ -87,9 +87,9 @@ void hl_rl_destroy(hl_rl_t **rl);
  */
 int hl_rl_take(hl_rl_t *rl, const hl_endpoint_t *ep, size_t want, int64_t *wait_ms);
 
-/* Wall-clock due time for a delivery of ep deferred with its turn turn_ms away (hl_rl_spread at
- * 0.8 x the emission interval: a little faster than the rate so the local queue never runs
- * dry while the rest waits in the tier). */
+/* Wall-clock due time for a delivery of ep deferred with its turn turn_ms away: hl_rl_spread
+ * from half a local wait before that turn, at 0.8 x the emission interval, so deferred ones come
+ * back a little early and a little faster than the rate and the local queue never runs dry. */
 int64_t hl_rl_defer_due(hl_rl_t *rl, const hl_endpoint_t *ep, int64_t turn_ms);
 
 /* Live dispatchers in the consumer group (from the group description), at least 1. */
