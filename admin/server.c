@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/thread.h>
@@ -23,6 +24,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "producer_int.h"
@@ -76,6 +78,100 @@ static bool hl_server_authorized(hl_server_t *srv, struct evhttp_request *req) {
   for (int i = 0; i < srv->ntokens; i++)
     match |= CRYPTO_memcmp(digest, srv->token_sha[i], 32) == 0;
   return match != 0;
+}
+
+/* ---- slow clients ----
+ * evhttp's timeout is per read, so a client sending a byte a second keeps a connection forever.
+ * Every connection's bufferevent is made here and tracked (with a reference of ours, so it stays
+ * valid after evhttp frees it); a request must arrive whole within admin.request_timeout of the
+ * connection's accept or of the previous reply, else a sweep shuts the socket down and evhttp
+ * drops the connection on the EOF. */
+
+typedef struct hl_conn {
+  struct bufferevent *bev;
+  int64_t since_ms; /* start of the request being read; 0 while one is handled */
+  struct hl_conn *next;
+} hl_conn_t;
+
+static struct bufferevent *hl_server_new_conn(struct event_base *base, void *arg) {
+  hl_server_t *srv = arg;
+  /* as evhttp makes its own (with other options its header size limit is not enforced); the
+   * socket is closed when the last reference goes, ours, at the next sweep */
+  struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+  hl_conn_t *c = bev ? calloc(1, sizeof(*c)) : NULL;
+
+  if (c) {
+    bufferevent_incref(bev);
+    c->bev = bev;
+    c->since_ms = hl_mono_ms();
+    c->next = srv->conns;
+    srv->conns = c;
+  }
+  return bev;
+}
+
+static hl_conn_t *hl_server_conn_of(hl_server_t *srv, struct evhttp_request *req) {
+  struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+  struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+
+  for (hl_conn_t *c = srv->conns; c && bev; c = c->next)
+    if (c->bev == bev)
+      return c;
+  return NULL;
+}
+
+/* The reply is out: the connection's next request starts its clock now. */
+static void hl_server_replied(struct evhttp_request *req, void *arg) {
+  hl_conn_t *c = hl_server_conn_of(arg, req);
+
+  if (c)
+    c->since_ms = hl_mono_ms();
+}
+
+/* A request arrived whole: no deadline while it is handled. */
+static void hl_server_conn_busy(hl_server_t *srv, struct evhttp_request *req) {
+  hl_conn_t *c = hl_server_conn_of(srv, req);
+
+  if (c)
+    c->since_ms = 0;
+  evhttp_request_set_on_complete_cb(req, hl_server_replied, srv);
+}
+
+/* Forget connections evhttp has freed (their callbacks are cleared); cut the overdue ones. */
+static void hl_server_sweep(evutil_socket_t fd, short what, void *arg) {
+  hl_server_t *srv = arg;
+  int64_t now = hl_mono_ms();
+
+  for (hl_conn_t **pp = &srv->conns, *c; (c = *pp);) {
+    bufferevent_event_cb eventcb = NULL;
+
+    bufferevent_getcb(c->bev, NULL, NULL, &eventcb, NULL);
+    if (!eventcb) { /* freed by evhttp: ours is the last reference */
+      *pp = c->next;
+      bufferevent_decref(c->bev);
+      free(c);
+      continue;
+    }
+    if (c->since_ms > 0 && now - c->since_ms > srv->request_timeout_ms) {
+      srv->conns_cut++;
+      hl_warn("admin api: closing a connection that sent no whole request in %lld ms "
+              "(admin.request_timeout)",
+              (long long)srv->request_timeout_ms);
+      shutdown(bufferevent_getfd(c->bev), SHUT_RDWR);
+      c->since_ms = 0;
+    }
+    pp = &c->next;
+  }
+}
+
+static void hl_server_conns_free(hl_server_t *srv) {
+  while (srv->conns) {
+    hl_conn_t *c = srv->conns;
+
+    srv->conns = c->next;
+    bufferevent_decref(c->bev);
+    free(c);
+  }
 }
 
 /* ---- admission ---- */
@@ -188,6 +284,7 @@ static void hl_server_request(struct evhttp_request *req, void *arg) {
   hl_req_t *r = calloc(1, sizeof(*r));
   size_t nroutes;
 
+  hl_server_conn_busy(srv, req);
   if (!r) {
     evhttp_send_error(req, 500, NULL);
     return;
@@ -398,6 +495,11 @@ static int hl_server_open(hl_server_t *srv) {
 }
 
 static int hl_server_http(hl_server_t *srv) {
+  struct timeval sweep_every;
+
+  srv->request_timeout_ms = hl_conf_int(srv->adm->conf, "admin.request_timeout");
+  sweep_every.tv_sec = srv->request_timeout_ms >= 4000 ? 1 : 0;
+  sweep_every.tv_usec = srv->request_timeout_ms >= 4000 ? 0 : (int)(srv->request_timeout_ms * 250);
   srv->base = event_base_new();
   srv->http = srv->base ? evhttp_new(srv->base) : NULL;
   srv->wake = srv->base ? event_new(srv->base, -1, 0, hl_server_wake, srv) : NULL;
@@ -407,6 +509,10 @@ static int hl_server_http(hl_server_t *srv) {
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
   evhttp_set_timeout(srv->http, HL_HTTP_TIMEOUT_S);
+  evhttp_set_bevcb(srv->http, hl_server_new_conn, srv);
+  srv->sweep = event_new(srv->base, -1, EV_PERSIST, hl_server_sweep, srv);
+  if (!srv->sweep || event_add(srv->sweep, &sweep_every) != 0)
+    return HL_EXIT_UNAVAIL;
   evhttp_set_max_headers_size(srv->http, HL_HTTP_MAX_HEADERS);
   /* evhttp answers bodies beyond twice the limit itself (413, text/html); up to that we answer
    * 413 as problem details */
@@ -443,6 +549,9 @@ static void hl_server_close(hl_server_t *srv) {
     hl_warn("admin api: %ld publishes unanswered at exit", atomic_load(&srv->pending));
   if (srv->http)
     evhttp_free(srv->http); /* frees the evhttp requests still waiting for a reply */
+  hl_server_conns_free(srv);
+  if (srv->sweep)
+    event_free(srv->sweep);
   for (hl_pub_t *pub = srv->done, *next; pub; pub = next) {
     next = pub->next;
     hl_req_free(pub->r); /* reported after the loop ended: nobody to answer */

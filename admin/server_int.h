@@ -89,6 +89,11 @@ struct hl_server {
   bool prober_started;
   pthread_cond_t stop_cond;
   bool stopping; /* under lock */
+  /* slow clients: every connection, each request read within request_timeout_ms */
+  struct hl_conn *conns;
+  struct event *sweep;
+  int64_t request_timeout_ms;
+  uint64_t conns_cut;
 };
 
 /* ---- routes (api.c) ---- */

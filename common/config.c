@@ -80,6 +80,9 @@ static const hl_conf_prop_t hl_conf_props_tbl[] = {
     {"admin.tokens", S, "", 0, 0, HL_CONF_F_SECRET,
      "Comma-separated bearer tokens accepted by the admin API (empty: API refuses all)."},
     {"admin.max_body", Z, "1MiB", 1024, 64 * 1024 * 1024, 0, "Largest admin API request body."},
+    {"admin.request_timeout", D, "10s", 100, 10 * MIN, 0,
+     "Admin API: a request must arrive whole (headers and body) within this time, else the "
+     "connection is closed (slow clients)."},
 };
 
 #undef S
