@@ -61,7 +61,7 @@ want 202
 keep
 dlq_two() { [ "$(topic_count "$PREFIX.dlq")" -ge 2 ]; }
 wait_until 60 dlq_two || fail "want 2 DLQ records, have $(topic_count "$PREFIX.dlq")"
-wait_until 30 test "$(rec_count r /ok 200)" -ge 2 || fail "ok endpoint got $(rec_count r /ok 200) deliveries"
+wait_until 30 rec_at_least 2 r /ok 200 || fail "ok endpoint got $(rec_count r /ok 200) deliveries"
 python3 - "$T/r.ndjson" <<'PY' || fail "signatures"
 import json, sys
 for l in open(sys.argv[1]):
