@@ -62,7 +62,8 @@ void hl_api_metrics(hl_req_t *r) {
                    "# TYPE hookline_admin_slow_connections_closed_total counter\n"
                    "hookline_admin_slow_connections_closed_total %llu\n",
                    (unsigned long long)r->srv->conns_cut);
-  char *all = text && n > 0 && (size_t)n < sizeof(extra) ? realloc(text, len + (size_t)n + 1) : NULL;
+  char *all =
+      text && n > 0 && (size_t)n < sizeof(extra) ? realloc(text, len + (size_t)n + 1) : NULL;
 
   if (all) {
     memcpy(all + len, extra, (size_t)n + 1);

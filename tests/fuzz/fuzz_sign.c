@@ -62,7 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (size_t i = 0; i < nkeys; i++) {
     const char *v1 = out + i * (HL_SIGN_V1_LEN + 1);
 
-    if (strncmp(v1, "v1,", 3) != 0 || hl_sign_verify(out, &keys[i], id, ts, p, (size_t)(end - p)) != 0)
+    if (strncmp(v1, "v1,", 3) != 0 ||
+        hl_sign_verify(out, &keys[i], id, ts, p, (size_t)(end - p)) != 0)
       abort();
   }
   return 0;
