@@ -3,9 +3,11 @@
  * it (hl_ssrf_parse_host), a whole URL (hl_ssrf_check_url), an allow list (hl_ssrf_new). Checks:
  * a literal the guard reads must classify the same as the address inet_ntop prints back, and a
  * host it takes for a name must be one the resolver does not read as a numeric address
- * (getaddrinfo with AI_NUMERICHOST, no lookup) - else the URL check could be bypassed.
+ * (getaddrinfo with AI_NUMERICHOST, no lookup) - else the URL check could be bypassed. And a URL
+ * the check accepts must not have a host that curl will connect to as a denied address literal.
  */
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -24,8 +26,10 @@ static void hl_fz_host(const char *host) {
   if (kind == 0) {
     struct addrinfo hints = {.ai_flags = AI_NUMERICHOST}, *res = NULL;
 
-    if (getaddrinfo(host, NULL, &hints, &res) == 0)
+    if (getaddrinfo(host, NULL, &hints, &res) == 0) {
+      freeaddrinfo(res);
       abort(); /* a "name" the resolver reads as an address */
+    }
     return;
   }
   if (kind != 1)
@@ -40,6 +44,30 @@ static void hl_fz_host(const char *host) {
     abort(); /* the same address, two verdicts */
 }
 
+/* url passed hl_ssrf_check_url with no allow list: the host curl takes from it, when numeric to
+ * the resolver, must be an address the guard allows. */
+static void hl_fz_url_agrees(const char *url) {
+  CURLU *u = curl_url();
+  char *host = NULL, buf[256];
+  struct addrinfo hints = {.ai_flags = AI_NUMERICHOST}, *res = NULL;
+
+  if (u && curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && strlen(host) < sizeof(buf)) {
+    size_t n = strlen(host);
+    int br = n >= 2 && host[0] == '[' && host[n - 1] == ']';
+
+    memcpy(buf, host + br, n - 2 * (size_t)br);
+    buf[n - 2 * (size_t)br] = '\0';
+    if (getaddrinfo(buf, NULL, &hints, &res) == 0) {
+      if (hl_ssrf_check_sockaddr(NULL, res->ai_addr) != NULL)
+        abort(); /* accepted URL, denied address */
+      freeaddrinfo(res);
+    }
+  }
+  curl_free(host);
+  curl_url_cleanup(u);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *s = malloc(size + 1), *url = malloc(size + 16), err[512];
   hl_ssrf_t *allow;
@@ -52,8 +80,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   hl_ssrf_check_ip(NULL, s);
   memcpy(url, "http://", 7);
   memcpy(url + 7, s, size + 1);
-  hl_ssrf_check_url(NULL, s, 0, err, sizeof(err));
-  hl_ssrf_check_url(NULL, url, 1, err, sizeof(err));
+  if (hl_ssrf_check_url(NULL, s, 0, err, sizeof(err)) == 0)
+    hl_fz_url_agrees(s);
+  if (hl_ssrf_check_url(NULL, url, 0, err, sizeof(err)) == 0)
+    hl_fz_url_agrees(url);
+  hl_ssrf_check_url(NULL, s, 1, err, sizeof(err)); /* https_only */
   allow = hl_ssrf_new(s, err, sizeof(err));
   if (allow) {
     hl_ssrf_check_ip(allow, "127.0.0.1");
