@@ -180,6 +180,24 @@ static const row_t rows[] = {
     {"1572395042", NULL},          /* and as one number */
 };
 
+/* Found by fuzz_ssrf: a long spelling of an address is still the address (it was taken for a
+ * host name beyond 127 characters, so the URL check let it through). */
+static void test_long_spellings(void **state) {
+  char host[400], url[420], err[256];
+  struct sockaddr_storage ss;
+
+  snprintf(host, sizeof(host), "127.0.%0300d.1", 0);
+  assert_string_equal(hl_ssrf_check_ip(NULL, host), "loopback");
+  snprintf(url, sizeof(url), "http://%s/", host);
+  assert_int_equal(hl_ssrf_check_url(NULL, url, 0, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "loopback"));
+  snprintf(host, sizeof(host), "0x%0200d7f000001", 0);
+  assert_string_equal(hl_ssrf_check_ip(NULL, host), "loopback");
+  snprintf(host, sizeof(host), "[0000:0000:0000:0000:0000:0000:0000:0001%%25%0200d]", 0);
+  assert_int_equal(hl_ssrf_parse_host(host, &ss), 1);
+  assert_string_equal(hl_ssrf_check_ip(NULL, host), "loopback");
+}
+
 static void test_table(void **state) {
   size_t n = sizeof(rows) / sizeof(rows[0]);
   int bad = 0;
@@ -440,6 +458,7 @@ static void test_url_tricks(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_table),
+      cmocka_unit_test(test_long_spellings),
       cmocka_unit_test(test_not_addresses),
       cmocka_unit_test(test_parse_fills_sockaddr),
       cmocka_unit_test(test_sockaddr),
