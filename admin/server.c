@@ -495,11 +495,13 @@ static int hl_server_open(hl_server_t *srv) {
 }
 
 static int hl_server_http(hl_server_t *srv) {
-  struct timeval sweep_every;
+  /* 4 sweeps a second at most: deadlines within 250 ms (or a quarter of the timeout), and the
+   * list of connections evhttp has let go stays short */
+  struct timeval sweep_every = {0, 250000};
 
   srv->request_timeout_ms = hl_conf_int(srv->adm->conf, "admin.request_timeout");
-  sweep_every.tv_sec = srv->request_timeout_ms >= 4000 ? 1 : 0;
-  sweep_every.tv_usec = srv->request_timeout_ms >= 4000 ? 0 : (int)(srv->request_timeout_ms * 250);
+  if (srv->request_timeout_ms < 1000)
+    sweep_every.tv_usec = (suseconds_t)(srv->request_timeout_ms * 250);
   srv->base = event_base_new();
   srv->http = srv->base ? evhttp_new(srv->base) : NULL;
   srv->wake = srv->base ? event_new(srv->base, -1, 0, hl_server_wake, srv) : NULL;
