@@ -16,6 +16,7 @@
 #include <sys/queue.h>
 
 #include "dispatcher.h"
+#include "health.h"
 #include "log.h"
 #include "record.h"
 #include "util.h"
@@ -54,6 +55,8 @@ typedef struct hl_dlv {
   struct event *timer;
   void (*retry_fn)(struct hl_dlv *dlv);
   LIST_ENTRY(hl_dlv) live;
+  bool admitted; /* health.c let it through (probe: as the half-open probe) */
+  bool probe;
 } hl_dlv_t;
 
 TAILQ_HEAD(hl_dlv_q, hl_dlv);
@@ -97,6 +100,7 @@ typedef struct hl_write {
 static void hl_msg_route(hl_msg_t *msg);
 static void hl_msg_check(hl_msg_t *msg);
 static void hl_dlv_start(hl_dlv_t *dlv);
+static bool hl_dlv_admit(hl_dlv_t *dlv);
 static void hl_dlv_release(hl_dlv_t *dlv);
 
 static int64_t hl_backoff_next(int64_t *b) {
@@ -269,12 +273,16 @@ static void hl_msg_select(hl_msg_t *msg) {
   char target[HL_EP_ID_MAX + 8];
   const char *only =
       msg->is_record ? msg->rec.endpoint_id : hl_msg_ping_target(msg, target, sizeof(target));
+  char about_buf[HL_EP_ID_MAX + 8];
+  const char *about = hl_health_event_about(&msg->rec.ev, about_buf, sizeof(about_buf));
   size_t i;
 
   msg->eps = calloc(snap->neps ? snap->neps : 1, sizeof(*msg->eps));
   msg->neps = 0;
   for (i = 0; msg->eps && i < snap->neps; i++) {
     const hl_endpoint_t *ep = snap->eps[i];
+    if (about && strcmp(ep->id, about) == 0)
+      continue; /* an operational event never goes to the endpoint it is about */
     if (only ? strcmp(ep->id, only) == 0 : hl_endpoint_matches(ep, msg->rec.ev.type))
       msg->eps[msg->neps++] = ep;
   }
@@ -477,14 +485,24 @@ static char *hl_dlv_log_attempt(hl_dlv_t *dlv, const hl_attempt_t *at) {
   return json;
 }
 
-static void hl_dlv_skip(hl_dlv_t *dlv, const char *why) {
+static void hl_dlv_handoff(hl_dlv_t *dlv, const char *topic, int attempts_made, int64_t due_ms,
+                           const char *reason);
+
+/* The endpoint is disabled: record the skip, keep the delivery in the DLQ for a replay. */
+static void hl_dlv_disabled(hl_dlv_t *dlv) {
+  hl_disp_t *d = dlv->msg->d;
   const hl_event_t *ev = &dlv->msg->rec.ev;
+  char why[256];
   hl_attempt_t at = {ev->id, dlv->ep->id, ev->tenant, dlv->attempt, hl_now_ms(), 0, 0, "skipped",
                      why,    NULL,        0};
 
+  snprintf(why, sizeof(why), "endpoint_disabled: %s",
+           dlv->ep->disabled_reason ? dlv->ep->disabled_reason : "disabled");
   free(hl_dlv_log_attempt(dlv, &at));
-  hl_metric_add(dlv->msg->d->m.deliveries, "outcome=\"skipped\"", 1);
-  hl_dlv_finish(dlv);
+  hl_metric_add(d->m.deliveries, "outcome=\"skipped\"", 1);
+  hl_health_skipped(d->health, "endpoint_disabled");
+  hl_metric_add(d->m.dlq_writes, "reason=\"endpoint_disabled\"", 1);
+  hl_dlv_handoff(dlv, d->topic_dlq, dlv->attempt - 1, 0, "endpoint_disabled");
 }
 
 /* Hand the delivery to a tier topic (or the DLQ when reason != NULL). */
@@ -617,6 +635,8 @@ static void hl_dlv_http_cb(const hl_http_result_t *res, void *opaque) {
     return;
   }
   hl_dlv_metrics(dlv, res);
+  if (res->outcome != HL_HTTP_GONE)
+    hl_health_outcome(dlv->msg->d->health, dlv->ep, res->outcome == HL_HTTP_OK, dlv->probe);
   json = hl_dlv_log_attempt(dlv, &at);
   if (json && res->outcome != HL_HTTP_OK) {
     hl_record_t tmp = {.history = dlv->history};
@@ -628,8 +648,8 @@ static void hl_dlv_http_cb(const hl_http_result_t *res, void *opaque) {
     hl_dlv_mark(dlv);
   } else if (res->outcome == HL_HTTP_GONE) {
     hl_info("endpoint %s answered 410: disabling it", dlv->ep->id);
-    hl_state_endpoint_disable(dlv->msg->d->st, dlv->ep->id, "endpoint answered 410 Gone",
-                              hl_dlv_disabled_cb, dlv);
+    hl_health_disable(dlv->msg->d->health, dlv->ep, "gone", "endpoint answered 410 Gone",
+                      hl_dlv_disabled_cb, dlv);
   } else {
     hl_dlv_failed(dlv, res);
   }
@@ -795,6 +815,58 @@ void hl_delivery_destroy(hl_disp_t *d) {
   d->slots = NULL;
 }
 
+/* ---- circuit breaker (health.c) ---- */
+
+/* Open breaker: no HTTP; the attempt is recorded (error breaker_open) and the delivery moves to
+ * the next retry tier (or the DLQ after the last). */
+static void hl_dlv_short_circuit(hl_dlv_t *dlv) {
+  const hl_event_t *ev = &dlv->msg->rec.ev;
+  hl_attempt_t at = {ev->id,         dlv->ep->id, ev->tenant, dlv->attempt,
+                     hl_now_ms(),    0,           0,          "short_circuited",
+                     "breaker_open", NULL,        0};
+  hl_http_result_t res;
+  char *json = hl_dlv_log_attempt(dlv, &at);
+
+  if (json) {
+    hl_record_t tmp = {.history = dlv->history};
+    if (hl_record_history_add(&tmp, json) == 0)
+      dlv->history = tmp.history;
+  }
+  free(json);
+  memset(&res, 0, sizeof(res));
+  res.outcome = HL_HTTP_ERROR;
+  res.error = "breaker_open";
+  res.ts_ms = at.ts_ms;
+  hl_dlv_failed(dlv, &res);
+}
+
+static void hl_dlv_admit_cb(hl_health_admit_t res, void *opaque) {
+  hl_dlv_t *dlv = opaque;
+
+  if (res == HL_HEALTH_OPEN) {
+    hl_dlv_short_circuit(dlv);
+    return;
+  }
+  dlv->admitted = true;
+  dlv->probe = res == HL_HEALTH_PROBE;
+  hl_dlv_start(dlv);
+}
+
+/* true: go on; false: short-circuited, or hl_dlv_admit_cb follows. */
+static bool hl_dlv_admit(hl_dlv_t *dlv) {
+  hl_health_admit_t res = hl_health_admit(dlv->msg->d->health, dlv->ep, hl_dlv_admit_cb, dlv);
+
+  if (res == HL_HEALTH_WAIT)
+    return false;
+  if (res == HL_HEALTH_OPEN) {
+    hl_dlv_short_circuit(dlv);
+    return false;
+  }
+  dlv->admitted = true;
+  dlv->probe = res == HL_HEALTH_PROBE;
+  return true;
+}
+
 static void hl_dlv_start(hl_dlv_t *dlv) {
   hl_disp_t *d = dlv->msg->d;
   const hl_endpoint_t *ep = dlv->ep;
@@ -803,13 +875,15 @@ static void hl_dlv_start(hl_dlv_t *dlv) {
   int cap = ep->max_in_flight > 0 ? ep->max_in_flight : d->ep_max_in_flight;
 
   if (!ep->enabled) {
-    hl_dlv_skip(dlv, ep->disabled_reason ? ep->disabled_reason : "endpoint disabled");
+    hl_dlv_disabled(dlv);
     return;
   }
   if (d->handed_off || !d->http) {
     hl_dlv_handoff_first(dlv);
     return;
   }
+  if (!dlv->admitted && !hl_dlv_admit(dlv))
+    return; /* breaker open (moved on), or waiting for the probe lease */
   slot = ss ? hl_slot_get(ss, ep->id) : NULL;
   if (!slot) {
     hl_dlv_send(dlv); /* out of memory for bookkeeping: send uncapped rather than stall */

@@ -67,6 +67,7 @@ typedef struct hl_disp {
   size_t max_in_flight;   /* dispatcher.max_in_flight */
   int ep_max_in_flight;   /* endpoint.max_in_flight: default per-endpoint cap */
   struct hl_slots *slots; /* delivery.c: per-endpoint concurrency and the waiting queues */
+  struct hl_health *health; /* health.c: breaker, auto-disable, operational events */
   size_t max_bytes;
   int64_t done_ttl_ms;
   bool done_markers;

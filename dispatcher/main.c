@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "dispatcher.h"
+#include "health.h"
 #include "log.h"
 #include "util.h"
 
@@ -171,6 +172,9 @@ static int hl_disp_start(hl_disp_t *d, char *errstr, size_t errsize) {
   d->st = hl_state_new(d->base, d->conf, errstr, errsize);
   if (!d->st)
     return -1;
+  d->health = hl_health_new(d, errstr, errsize);
+  if (!d->health)
+    return -1;
   d->http = hl_http_new(d->base, d->conf, errstr, errsize);
   if (!d->http)
     return -1;
@@ -185,6 +189,7 @@ static void hl_disp_stop(hl_disp_t *d) {
   d->stopping = true;
   hl_http_destroy(&d->http);
   hl_state_destroy(&d->st);
+  hl_health_destroy(&d->health);
   hl_delivery_destroy(d);
   hl_metrics_destroy(&d->metrics);
   hl_tiers_destroy(&d->tiers);

@@ -47,7 +47,7 @@ typedef struct hl_state_conn {
   int64_t progress_ms; /* monotonic time of the last reply (or of the first pending command) */
 } hl_state_conn_t;
 
-typedef enum { HL_CALL_SUBS, HL_CALL_DONE, HL_CALL_ACK } hl_call_kind_t;
+typedef enum { HL_CALL_SUBS, HL_CALL_DONE, HL_CALL_ACK, HL_CALL_REPLY } hl_call_kind_t;
 
 /* A user callback to run: waiting on a fetch, queued as a failure, or one request's answer. */
 typedef struct hl_state_call {
@@ -57,6 +57,7 @@ typedef struct hl_state_call {
     hl_state_subs_cb *subs;
     hl_state_done_cb *done;
     hl_state_ack_cb *ack;
+    hl_state_reply_cb *reply;
   } cb;
   void *opaque;
   int err;
@@ -162,6 +163,8 @@ static void hl_state_call_run(hl_state_t *st, hl_state_call_t *call) {
     call->cb.subs(call->err ? NULL : call->snap, call->err, call->opaque);
   else if (call->kind == HL_CALL_DONE)
     call->cb.done(call->done, call->err ? 0 : call->n, call->err, call->opaque);
+  else if (call->kind == HL_CALL_REPLY)
+    call->cb.reply(NULL, call->err, call->opaque); /* only failures are deferred */
   else if (call->cb.ack)
     call->cb.ack(call->err, call->opaque);
   st->in_cb--;
@@ -996,4 +999,41 @@ void hl_state_recent_push(hl_state_t *st, const char *ep_id, const char *json, s
   }
   if (hl_state_send(st, hl_state_ack_reply_cb, c2, 4, trim, NULL) != 0)
     free(c2);
+}
+
+/* ---- any command whose reply the caller reads (health.c's breaker scripts) ---------------- */
+
+static void hl_state_reply_any_cb(redisAsyncContext *ac, void *r, void *priv) {
+  redisReply *reply = r;
+  hl_state_call_t *call = priv;
+  hl_state_t *st = hl_state_reply_enter(ac, reply);
+  uint64_t sup;
+
+  call->err = st->closing ? -ECANCELED : hl_state_reply_err(reply);
+  if (reply && reply->type == REDIS_REPLY_ERROR && hl_state_ratelog_ok(&st->error_log, &sup))
+    hl_warn("redis: %s (%llu similar not logged)", reply->str, (unsigned long long)sup);
+  if (call->err) {
+    hl_state_call_run(st, call);
+  } else {
+    st->in_cb++;
+    call->cb.reply(reply, 0, call->opaque);
+    st->in_cb--;
+    free(call);
+  }
+  hl_state_reply_leave(st);
+}
+
+void hl_state_command(hl_state_t *st, int argc, const char **argv, hl_state_reply_cb *cb,
+                      void *opaque) {
+  hl_state_call_t *call = hl_state_call_new(HL_CALL_REPLY, opaque);
+  int rc;
+
+  if (!call) {
+    cb(NULL, -ENOMEM, opaque);
+    return;
+  }
+  call->cb.reply = cb;
+  rc = hl_state_send(st, hl_state_reply_any_cb, call, argc, argv, NULL);
+  if (rc != 0)
+    hl_state_defer(st, call, rc);
 }

@@ -66,6 +66,16 @@ void hl_state_recent_push(hl_state_t *st, const char *ep_id, const char *json, s
 void hl_state_endpoint_disable(hl_state_t *st, const char *ep_id, const char *reason,
                                hl_state_ack_cb *cb, void *opaque);
 
+/*
+ * Any command (argv strings) whose reply the caller reads: cb(reply, 0) with the hiredis reply,
+ * valid only during cb, or cb(NULL, err) on failure, including an error reply (-EIO).  cb is
+ * never called from inside this call.
+ */
+struct redisReply;
+typedef void hl_state_reply_cb(const struct redisReply *reply, int err, void *opaque);
+void hl_state_command(hl_state_t *st, int argc, const char **argv, hl_state_reply_cb *cb,
+                      void *opaque);
+
 /* Counters for /metrics and tests. */
 typedef struct hl_state_stats {
   uint64_t lookups;        /* hl_state_subs_get calls */
