@@ -2,7 +2,8 @@
 # 0703-redis-acl: the least-privilege Redis users of docs/security.md, taken from the document
 # itself (user names and passwords replaced by throw-away ones), are enough for a whole flow:
 # hookline-admin creates, rotates, updates, disables, enables, lists attempts and deletes; a
-# dispatcher follows hl:changes, delivers (done markers, hl:recent), and disables an endpoint
+# dispatcher follows hl:changes, delivers (done markers, hl:recent), retries a failing endpoint
+# to the DLQ (breaker state in hl:health), and disables an endpoint
 # that answers 410 (Lua). Nothing is refused with NOPERM, and the users cannot touch other keys.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/dispatcher.sh"
@@ -45,23 +46,29 @@ pass "the documented ACL users exist, and refuse what they should"
 
 # hookline-admin gets its user through the environment (the documented way for the password)
 export HOOKLINE_REDIS_USERNAME=$AU HOOKLINE_REDIS_PASSWORD=$AP
-receiver_start r '/ok=200' '/gone=410'
+receiver_start r '/ok=200' '/gone=410' '/fail=500'
 ep_admin EPOK "$TENANT" "http://127.0.0.1:$RPORT/ok" t.ok
 ep_admin EPG "$TENANT" "http://127.0.0.1:$RPORT/gone" t.gone
+ep_admin EPF "$TENANT" "http://127.0.0.1:$RPORT/fail" t.fail
+HL_EP_KEYS+=("hl:health:$EPOK" "hl:health:$EPG" "hl:health:$EPF")
 admin endpoint rotate-secret "$EPOK" --secret "$SECRET" >/dev/null || fail "rotate: $(tail -2 "$T/admin.log")"
 dispatcher_start d -o "redis.username=$DU" -o "redis.password=$DP" # -o wins over the environment
-{ event evt_ok "$TENANT" t.ok; event evt_g "$TENANT" t.gone; } | publish
+{ event evt_ok "$TENANT" t.ok; event evt_g "$TENANT" t.gone; event evt_f "$TENANT" t.fail; } | publish
 wait_until 30 rec_at_least 1 r /ok 200 || fail "not delivered with the ACL user: $(grep -i noperm "$T/d.log" | head -3)"
 redis_has() { [ "$("${REDIS[@]}" EXISTS "$1")" = 1 ]; }
 gone() { [ "$("${REDIS[@]}" HGET "hl:ep:$EPG" status)" = disabled ]; }
 wait_until 30 gone || fail "410 did not disable the endpoint (Lua under the ACL): $(grep -i noperm "$T/d.log" | head -3)"
 wait_until 10 redis_has "hl:done:evt_ok:$EPOK" || fail "no done marker"
+# failures go through the shared breaker state (Lua on hl:health) and the retry tiers
+dlq_one() { [ "$(topic_count "$PREFIX.dlq")" -ge 1 ]; }
+wait_until 40 dlq_one || fail "failing endpoint's event not in the DLQ: $(grep -i noperm "$T/d.log" | head -3)"
+[ "$("${REDIS[@]}" EXISTS "hl:health:$EPF")" = 1 ] || fail "no shared health for the failing endpoint"
 # a change through admin reaches the dispatcher over hl:changes
 admin endpoint update "$EPOK" --types t.ok,t.new >/dev/null || fail "update: $(tail -2 "$T/admin.log")"
 sleep 1
 event evt_new "$TENANT" t.new | publish
 wait_until 30 rec_at_least 2 r /ok 200 || fail "update not followed"
-pass "dispatcher as $DU: delivers, marks done, records, disables on 410, follows hl:changes"
+pass "dispatcher as $DU: delivers, marks done, records, retries to the DLQ with shared health, disables on 410, follows hl:changes"
 
 admin attempts list --endpoint "$EPOK" >"$T/att" || fail "attempts: $(tail -2 "$T/admin.log")"
 grep -q evt_ok "$T/att" || fail "attempts list lacks evt_ok: $(cat "$T/att")"
