@@ -197,50 +197,27 @@ static const char *hl_method_name(enum evhttp_cmd_type cmd) {
   }
 }
 
-/* application/json, or any +json type (application/merge-patch+json), parameters allowed. */
-static bool hl_json_media_type(const char *ct) {
-  size_t n = ct ? strcspn(ct, ";") : 0;
-
-  while (n > 0 && ct[n - 1] == ' ')
-    n--;
-  return ct && ((n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
-                (n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
-                 strncasecmp(ct + n - 5, "+json", 5) == 0));
-}
-
-/* Read the body into r: 0 ok, -1 replied (413, 415, 400). */
+/* Read the body into r: 0 ok, -1 replied (413, 415, 400, 500). */
 static int hl_server_body(hl_req_t *r, const hl_route_t *route) {
   struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
   size_t len = evbuffer_get_length(in);
   const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Content-Type");
-  json_error_t jerr;
   char msg[256];
+  int status;
 
-  if (len > r->srv->max_body) {
-    snprintf(msg, sizeof(msg), "body: larger than admin.max_body (%zu bytes)", r->srv->max_body);
-    hl_http_problem(r, 413, msg, NULL);
-    return -1;
+  if (len > 0 && len <= r->srv->max_body) {
+    r->raw = malloc(len + 1);
+    if (!r->raw || evbuffer_copyout(in, r->raw, len) != (ev_ssize_t)len) {
+      hl_http_problem(r, 500, "out of memory", NULL);
+      return -1;
+    }
+    r->raw[len] = '\0';
+    r->rawlen = len;
   }
-  if (len == 0)
-    return 0;
-  if (!hl_json_media_type(ct)) {
-    hl_http_problem(r, 415, "Content-Type must be application/json", NULL);
-    return -1;
-  }
-  r->raw = malloc(len + 1);
-  if (!r->raw || evbuffer_copyout(in, r->raw, len) != (ev_ssize_t)len) {
-    hl_http_problem(r, 500, "out of memory", NULL);
-    return -1;
-  }
-  r->raw[len] = '\0';
-  r->rawlen = len;
-  if (route->raw_body)
-    return 0;
-  r->body = json_loadb(r->raw, len, JSON_REJECT_DUPLICATES, &jerr);
-  if (!r->body) {
-    snprintf(msg, sizeof(msg), "body: not valid JSON: %s (line %d, column %d)", jerr.text,
-             jerr.line, jerr.column);
-    hl_http_problem(r, 400, msg, "body");
+  status = hl_api_body_decode(ct, r->raw, len, r->srv->max_body, route->raw_body, &r->body, msg,
+                              sizeof(msg));
+  if (status != 0) {
+    hl_http_problem(r, status, msg, status == 400 ? "body" : NULL);
     return -1;
   }
   return 0;

@@ -103,6 +103,15 @@ const hl_route_t *hl_api_routes(size_t *n);
 int hl_api_match(hl_req_t *r, const char *method, const char *path, bool *path_known, char *allow,
                  size_t allowsz);
 
+/*
+ * Admission of a request body, the pure part (no I/O; the server and the fuzzer share it): at
+ * most max_body bytes, a JSON media type when not empty, and unless raw_body the JSON itself
+ * (duplicate members refused) into *body (NULL when empty or raw). 0 ok, else the HTTP status
+ * (413, 415, 400) with the message for the problem answer in msg.
+ */
+int hl_api_body_decode(const char *content_type, const char *raw, size_t len, size_t max_body,
+                       bool raw_body, json_t **body, char *msg, size_t msgsz);
+
 /* ---- handlers ---- */
 void hl_api_healthz(hl_req_t *r);
 void hl_api_readyz(hl_req_t *r);

@@ -2,10 +2,11 @@
  * fuzz_admin_request: the admin API's request decoding, step by step as `hookline-admin serve`
  * does it before any storage is touched (admin/server.c hl_server_request): the request target
  * parsed like evhttp's request line (path, query string), the route table match with its
- * percent-decoded {tenant}/{id} parameters, the JSON body (duplicates refused), then for
- * endpoint create/update the body applied to an endpoint (admin/epjson.c), the endpoint's rules
- * (hl_endpoint_validate, SSRF URL check included) and its JSON form.
- * Input: line 1 = "METHOD TARGET", rest = body.
+ * percent-decoded {tenant}/{id} parameters, the body's admission (hl_api_body_decode: size,
+ * media type, JSON with duplicates refused), then for endpoint create/update the body applied to
+ * an endpoint (admin/epjson.c), the endpoint's rules (hl_endpoint_validate, SSRF URL check
+ * included) and its JSON form.
+ * Input: line 1 = "METHOD TARGET", line 2 = Content-Type, rest = body.
  */
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -19,11 +20,10 @@
 #include "epjson.h"
 #include "server_int.h"
 
-static void hl_fz_body(hl_req_t *r, const char *body, size_t len) {
+static void hl_fz_body(hl_req_t *r, const char *ct, const char *body, size_t len) {
   const hl_route_t *routes;
   size_t nroutes;
-  json_error_t jerr;
-  json_t *obj;
+  json_t *obj = NULL;
   hl_endpoint_t *ep;
   char err[512];
   bool create, patch;
@@ -32,8 +32,9 @@ static void hl_fz_body(hl_req_t *r, const char *body, size_t len) {
   create = strcmp(routes[r->route].method, "POST") == 0 &&
            strcmp(routes[r->route].path, "/v1/tenants/{tenant}/endpoints") == 0;
   patch = strcmp(routes[r->route].method, "PATCH") == 0;
-  obj = len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
-  if (!obj || !(create || patch) || routes[r->route].raw_body)
+  if (hl_api_body_decode(ct, body, len, 4096, routes[r->route].raw_body, &obj, err, sizeof(err)) !=
+          0 ||
+      !obj || !(create || patch))
     goto out;
   ep = hl_endpoint_new();
   if (!ep)
@@ -77,8 +78,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (evhttp_uri_get_query(uri) && evhttp_parse_query_str(evhttp_uri_get_query(uri), &r.query) != 0)
     goto out;
   r.route = hl_api_match(&r, line, evhttp_uri_get_path(uri), &known, allow, sizeof(allow));
-  if (r.route >= 0)
-    hl_fz_body(&r, nl ? nl + 1 : "", nl ? size - linelen - 1 : 0);
+  if (r.route >= 0 && nl) {
+    const char *ct = nl + 1, *end = (const char *)data + size;
+    const char *nl2 = memchr(ct, '\n', (size_t)(end - ct));
+    char ctbuf[256];
+    size_t ctlen = (size_t)((nl2 ? nl2 : end) - ct);
+
+    if (ctlen < sizeof(ctbuf)) {
+      memcpy(ctbuf, ct, ctlen);
+      ctbuf[ctlen] = '\0';
+      hl_fz_body(&r, ctbuf, nl2 ? nl2 + 1 : end, nl2 ? (size_t)(end - nl2 - 1) : 0);
+    }
+  }
 out:
   evhttp_clear_headers(&r.query);
   if (uri)
