@@ -9,10 +9,13 @@ WERROR     ?= ON
 endif
 WERROR     ?= OFF
 CMAKE_ARGS ?=
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = envelope config admin_request sign ssrf
 CTEST_ARGS ?=
 
 .PHONY: all deps configure build test test-fast unit integration asan demo install format format-check \
-        stack-up stack-down stack-status clean lint-deploy
+        stack-up stack-down stack-status clean lint-deploy fuzz valgrind
 
 all: build
 
@@ -74,5 +77,27 @@ stack-down:
 stack-status:
 	bash deploy/local/stack.sh status
 
+# libFuzzer (clang, ASan+UBSan): each target for FUZZ_SECONDS from its seed corpus
+# (tests/fuzz/corpus/<target>); new inputs go to $(FUZZ_BUILD)/corpus/<target>, a crash stops
+# with the input in $(FUZZ_BUILD)/crash-<target>-* (add it to the seed corpus once fixed).
+fuzz:
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DHOOKLINE_FUZZ=ON \
+	  -DHOOKLINE_WERROR=$(WERROR) $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_BUILD)/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- \
+	    $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t; \
+	done
+
+# The unit tests (fuzz corpus replays included) under valgrind: any definite leak or memory error
+# fails.
+valgrind: build
+	ctest --test-dir $(BUILD) -L unit --output-on-failure $(CTEST_ARGS) \
+	  -T memcheck --overwrite MemoryCheckCommand=$$(command -v valgrind) \
+	  --overwrite "MemoryCheckCommandOptions=--leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 --track-origins=yes"
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "server_int.h"
 
@@ -100,4 +101,41 @@ int hl_api_match(hl_req_t *r, const char *method, const char *path, bool *path_k
                              alen ? ", " : "", hl_routes[i].method);
   }
   return -1;
+}
+
+/* application/json, or any +json type (application/merge-patch+json), parameters allowed. */
+static bool hl_json_media_type(const char *ct) {
+  size_t n = ct ? strcspn(ct, ";") : 0;
+
+  while (n > 0 && ct[n - 1] == ' ')
+    n--;
+  return ct && ((n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+                (n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+                 strncasecmp(ct + n - 5, "+json", 5) == 0));
+}
+
+int hl_api_body_decode(const char *content_type, const char *raw, size_t len, size_t max_body,
+                       bool raw_body, json_t **body, char *msg, size_t msgsz) {
+  json_error_t jerr;
+
+  *body = NULL;
+  if (len > max_body) {
+    snprintf(msg, msgsz, "body: larger than admin.max_body (%zu bytes)", max_body);
+    return 413;
+  }
+  if (len == 0)
+    return 0;
+  if (!hl_json_media_type(content_type)) {
+    snprintf(msg, msgsz, "Content-Type must be application/json");
+    return 415;
+  }
+  if (raw_body)
+    return 0;
+  *body = json_loadb(raw, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (!*body) {
+    snprintf(msg, msgsz, "body: not valid JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+             jerr.column);
+    return 400;
+  }
+  return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "epjson.h"
 #include "ping.h"
+#include "log.h"
 #include "server_int.h"
 #include "util.h"
 
@@ -267,8 +268,10 @@ void hl_api_ep_test(hl_req_t *r) {
     return;
   }
   if (hl_ping_event(ep, r->srv->max_event_bytes, &ev, err, sizeof(err)) != 0 ||
-      hl_server_publish(r->srv, r, &ev, ep->id, err, sizeof(err)) != 0)
-    hl_http_problem(r, 503, err, NULL);
+      hl_server_publish(r->srv, r, &ev, ep->id, err, sizeof(err)) != 0) {
+    hl_error("admin api: test webhook: %s", err);
+    hl_http_problem(r, 503, "kafka: not published (details in the server log)", NULL);
+  }
   hl_event_clear(&ev);
   hl_endpoint_destroy(&ep);
 }

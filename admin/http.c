@@ -120,8 +120,8 @@ void hl_http_store_error(hl_req_t *r, int store_rc, const char *errstr) {
     hl_http_problem(r, 409, errstr, NULL);
     break;
   default:
-    hl_error("admin api: %s", errstr);
-    hl_http_problem(r, 503, errstr, NULL); /* e.g. "redis 10.0.0.5:6379: Connection refused" */
+    hl_error("admin api: %s", errstr); /* e.g. "redis 10.0.0.5:6379: Connection refused" */
+    hl_http_problem(r, 503, "redis: unavailable (details in the server log)", NULL);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/thread.h>
@@ -23,6 +24,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "producer_int.h"
@@ -78,6 +80,100 @@ static bool hl_server_authorized(hl_server_t *srv, struct evhttp_request *req) {
   return match != 0;
 }
 
+/* ---- slow clients ----
+ * evhttp's timeout is per read, so a client sending a byte a second keeps a connection forever.
+ * Every connection's bufferevent is made here and tracked (with a reference of ours, so it stays
+ * valid after evhttp frees it); a request must arrive whole within admin.request_timeout of the
+ * connection's accept or of the previous reply, else a sweep shuts the socket down and evhttp
+ * drops the connection on the EOF. */
+
+typedef struct hl_conn {
+  struct bufferevent *bev;
+  int64_t since_ms; /* start of the request being read; 0 while one is handled */
+  struct hl_conn *next;
+} hl_conn_t;
+
+static struct bufferevent *hl_server_new_conn(struct event_base *base, void *arg) {
+  hl_server_t *srv = arg;
+  /* as evhttp makes its own (with other options its header size limit is not enforced); the
+   * socket is closed when the last reference goes, ours, at the next sweep */
+  struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+  hl_conn_t *c = bev ? calloc(1, sizeof(*c)) : NULL;
+
+  if (c) {
+    bufferevent_incref(bev);
+    c->bev = bev;
+    c->since_ms = hl_mono_ms();
+    c->next = srv->conns;
+    srv->conns = c;
+  }
+  return bev;
+}
+
+static hl_conn_t *hl_server_conn_of(hl_server_t *srv, struct evhttp_request *req) {
+  struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+  struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+
+  for (hl_conn_t *c = srv->conns; c && bev; c = c->next)
+    if (c->bev == bev)
+      return c;
+  return NULL;
+}
+
+/* The reply is out: the connection's next request starts its clock now. */
+static void hl_server_replied(struct evhttp_request *req, void *arg) {
+  hl_conn_t *c = hl_server_conn_of(arg, req);
+
+  if (c)
+    c->since_ms = hl_mono_ms();
+}
+
+/* A request arrived whole: no deadline while it is handled. */
+static void hl_server_conn_busy(hl_server_t *srv, struct evhttp_request *req) {
+  hl_conn_t *c = hl_server_conn_of(srv, req);
+
+  if (c)
+    c->since_ms = 0;
+  evhttp_request_set_on_complete_cb(req, hl_server_replied, srv);
+}
+
+/* Forget connections evhttp has freed (their callbacks are cleared); cut the overdue ones. */
+static void hl_server_sweep(evutil_socket_t fd, short what, void *arg) {
+  hl_server_t *srv = arg;
+  int64_t now = hl_mono_ms();
+
+  for (hl_conn_t **pp = &srv->conns, *c; (c = *pp);) {
+    bufferevent_event_cb eventcb = NULL;
+
+    bufferevent_getcb(c->bev, NULL, NULL, &eventcb, NULL);
+    if (!eventcb) { /* freed by evhttp: ours is the last reference */
+      *pp = c->next;
+      bufferevent_decref(c->bev);
+      free(c);
+      continue;
+    }
+    if (c->since_ms > 0 && now - c->since_ms > srv->request_timeout_ms) {
+      srv->conns_cut++;
+      hl_warn("admin api: closing a connection that sent no whole request in %lld ms "
+              "(admin.request_timeout)",
+              (long long)srv->request_timeout_ms);
+      shutdown(bufferevent_getfd(c->bev), SHUT_RDWR);
+      c->since_ms = 0;
+    }
+    pp = &c->next;
+  }
+}
+
+static void hl_server_conns_free(hl_server_t *srv) {
+  while (srv->conns) {
+    hl_conn_t *c = srv->conns;
+
+    srv->conns = c->next;
+    bufferevent_decref(c->bev);
+    free(c);
+  }
+}
+
 /* ---- admission ---- */
 
 static const char *hl_method_name(enum evhttp_cmd_type cmd) {
@@ -101,50 +197,27 @@ static const char *hl_method_name(enum evhttp_cmd_type cmd) {
   }
 }
 
-/* application/json, or any +json type (application/merge-patch+json), parameters allowed. */
-static bool hl_json_media_type(const char *ct) {
-  size_t n = ct ? strcspn(ct, ";") : 0;
-
-  while (n > 0 && ct[n - 1] == ' ')
-    n--;
-  return ct && ((n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
-                (n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
-                 strncasecmp(ct + n - 5, "+json", 5) == 0));
-}
-
-/* Read the body into r: 0 ok, -1 replied (413, 415, 400). */
+/* Read the body into r: 0 ok, -1 replied (413, 415, 400, 500). */
 static int hl_server_body(hl_req_t *r, const hl_route_t *route) {
   struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
   size_t len = evbuffer_get_length(in);
   const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Content-Type");
-  json_error_t jerr;
   char msg[256];
+  int status;
 
-  if (len > r->srv->max_body) {
-    snprintf(msg, sizeof(msg), "body: larger than admin.max_body (%zu bytes)", r->srv->max_body);
-    hl_http_problem(r, 413, msg, NULL);
-    return -1;
+  if (len > 0 && len <= r->srv->max_body) {
+    r->raw = malloc(len + 1);
+    if (!r->raw || evbuffer_copyout(in, r->raw, len) != (ev_ssize_t)len) {
+      hl_http_problem(r, 500, "out of memory", NULL);
+      return -1;
+    }
+    r->raw[len] = '\0';
+    r->rawlen = len;
   }
-  if (len == 0)
-    return 0;
-  if (!hl_json_media_type(ct)) {
-    hl_http_problem(r, 415, "Content-Type must be application/json", NULL);
-    return -1;
-  }
-  r->raw = malloc(len + 1);
-  if (!r->raw || evbuffer_copyout(in, r->raw, len) != (ev_ssize_t)len) {
-    hl_http_problem(r, 500, "out of memory", NULL);
-    return -1;
-  }
-  r->raw[len] = '\0';
-  r->rawlen = len;
-  if (route->raw_body)
-    return 0;
-  r->body = json_loadb(r->raw, len, JSON_REJECT_DUPLICATES, &jerr);
-  if (!r->body) {
-    snprintf(msg, sizeof(msg), "body: not valid JSON: %s (line %d, column %d)", jerr.text,
-             jerr.line, jerr.column);
-    hl_http_problem(r, 400, msg, "body");
+  status = hl_api_body_decode(ct, r->raw, len, r->srv->max_body, route->raw_body, &r->body, msg,
+                              sizeof(msg));
+  if (status != 0) {
+    hl_http_problem(r, status, msg, status == 400 ? "body" : NULL);
     return -1;
   }
   return 0;
@@ -188,6 +261,7 @@ static void hl_server_request(struct evhttp_request *req, void *arg) {
   hl_req_t *r = calloc(1, sizeof(*r));
   size_t nroutes;
 
+  hl_server_conn_busy(srv, req);
   if (!r) {
     evhttp_send_error(req, 500, NULL);
     return;
@@ -398,6 +472,13 @@ static int hl_server_open(hl_server_t *srv) {
 }
 
 static int hl_server_http(hl_server_t *srv) {
+  /* 4 sweeps a second at most: deadlines within 250 ms (or a quarter of the timeout), and the
+   * list of connections evhttp has let go stays short */
+  struct timeval sweep_every = {0, 250000};
+
+  srv->request_timeout_ms = hl_conf_int(srv->adm->conf, "admin.request_timeout");
+  if (srv->request_timeout_ms < 1000)
+    sweep_every.tv_usec = (suseconds_t)(srv->request_timeout_ms * 250);
   srv->base = event_base_new();
   srv->http = srv->base ? evhttp_new(srv->base) : NULL;
   srv->wake = srv->base ? event_new(srv->base, -1, 0, hl_server_wake, srv) : NULL;
@@ -407,6 +488,10 @@ static int hl_server_http(hl_server_t *srv) {
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
   evhttp_set_timeout(srv->http, HL_HTTP_TIMEOUT_S);
+  evhttp_set_bevcb(srv->http, hl_server_new_conn, srv);
+  srv->sweep = event_new(srv->base, -1, EV_PERSIST, hl_server_sweep, srv);
+  if (!srv->sweep || event_add(srv->sweep, &sweep_every) != 0)
+    return HL_EXIT_UNAVAIL;
   evhttp_set_max_headers_size(srv->http, HL_HTTP_MAX_HEADERS);
   /* evhttp answers bodies beyond twice the limit itself (413, text/html); up to that we answer
    * 413 as problem details */
@@ -443,6 +528,9 @@ static void hl_server_close(hl_server_t *srv) {
     hl_warn("admin api: %ld publishes unanswered at exit", atomic_load(&srv->pending));
   if (srv->http)
     evhttp_free(srv->http); /* frees the evhttp requests still waiting for a reply */
+  hl_server_conns_free(srv);
+  if (srv->sweep)
+    event_free(srv->sweep);
   for (hl_pub_t *pub = srv->done, *next; pub; pub = next) {
     next = pub->next;
     hl_req_free(pub->r); /* reported after the loop ended: nobody to answer */

@@ -89,6 +89,11 @@ struct hl_server {
   bool prober_started;
   pthread_cond_t stop_cond;
   bool stopping; /* under lock */
+  /* slow clients: every connection, each request read within request_timeout_ms */
+  struct hl_conn *conns;
+  struct event *sweep;
+  int64_t request_timeout_ms;
+  uint64_t conns_cut;
 };
 
 /* ---- routes (api.c) ---- */
@@ -97,6 +102,15 @@ const hl_route_t *hl_api_routes(size_t *n);
  * (405) and *allow listing the methods that would work. */
 int hl_api_match(hl_req_t *r, const char *method, const char *path, bool *path_known, char *allow,
                  size_t allowsz);
+
+/*
+ * Admission of a request body, the pure part (no I/O; the server and the fuzzer share it): at
+ * most max_body bytes, a JSON media type when not empty, and unless raw_body the JSON itself
+ * (duplicate members refused) into *body (NULL when empty or raw). 0 ok, else the HTTP status
+ * (413, 415, 400) with the message for the problem answer in msg.
+ */
+int hl_api_body_decode(const char *content_type, const char *raw, size_t len, size_t max_body,
+                       bool raw_body, json_t **body, char *msg, size_t msgsz);
 
 /* ---- handlers ---- */
 void hl_api_healthz(hl_req_t *r);

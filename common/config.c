@@ -85,6 +85,9 @@ static const hl_conf_prop_t hl_conf_props_tbl[] = {
     {"admin.tokens", S, "", 0, 0, HL_CONF_F_SECRET,
      "Comma-separated bearer tokens accepted by the admin API (empty: API refuses all)."},
     {"admin.max_body", Z, "1MiB", 1024, 64 * 1024 * 1024, 0, "Largest admin API request body."},
+    {"admin.request_timeout", D, "10s", 100, 10 * MIN, 0,
+     "Admin API: a request must arrive whole (headers and body) within this time, else the "
+     "connection is closed (slow clients)."},
 };
 
 #undef S
@@ -346,16 +349,12 @@ int hl_conf_set_kv(hl_conf_t *conf, const char *kv, char *errstr, size_t errsize
   return hl_conf_set(conf, hl_trim(buf), hl_trim(eq + 1), errstr, errsize);
 }
 
-int hl_conf_load_file(hl_conf_t *conf, const char *path, char *errstr, size_t errsize) {
+int hl_conf_load_stream(hl_conf_t *conf, FILE *fp, const char *name, char *errstr,
+                        size_t errsize) {
   char line[4096];
   char msg[512];
-  int lineno = 0, rc = 0;
-  FILE *fp = fopen(path, "r");
+  int lineno = 0;
 
-  if (!fp) {
-    snprintf(errstr, errsize, "%s: %s", path, strerror(errno));
-    return -1;
-  }
   while (fgets(line, sizeof(line), fp)) {
     char *s;
 
@@ -364,11 +363,22 @@ int hl_conf_load_file(hl_conf_t *conf, const char *path, char *errstr, size_t er
     if (!*s || *s == '#')
       continue;
     if (hl_conf_set_kv(conf, s, msg, sizeof(msg)) != 0) {
-      snprintf(errstr, errsize, "%s:%d: %s", path, lineno, msg);
-      rc = -1;
-      break;
+      snprintf(errstr, errsize, "%s:%d: %s", name, lineno, msg);
+      return -1;
     }
   }
+  return 0;
+}
+
+int hl_conf_load_file(hl_conf_t *conf, const char *path, char *errstr, size_t errsize) {
+  FILE *fp = fopen(path, "r");
+  int rc;
+
+  if (!fp) {
+    snprintf(errstr, errsize, "%s: %s", path, strerror(errno));
+    return -1;
+  }
+  rc = hl_conf_load_stream(conf, fp, path, errstr, errsize);
   fclose(fp);
   return rc;
 }

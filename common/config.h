@@ -30,7 +30,7 @@ typedef enum {
 typedef struct hl_conf_prop {
   const char *name;
   hl_conf_type_t type;
-  const char *def; /* default as text ("" = unset) */
+  const char *def;  /* default as text ("" = unset) */
   int64_t min, max; /* for INT/DURATION/SIZE; min == max == 0: unbounded */
   int flags;
   const char *doc;
@@ -44,6 +44,8 @@ int hl_conf_set(hl_conf_t *conf, const char *key, const char *value, char *errst
 /* Replace a key's default (programs differ, e.g. http.listen) before loading. */
 int hl_conf_set_default(hl_conf_t *conf, const char *key, const char *value);
 int hl_conf_load_file(hl_conf_t *conf, const char *path, char *errstr, size_t errsize);
+/* The same from an open stream; name prefixes error messages ("name:line: ..."). */
+int hl_conf_load_stream(hl_conf_t *conf, FILE *fp, const char *name, char *errstr, size_t errsize);
 int hl_conf_load_env(hl_conf_t *conf, char *errstr, size_t errsize);
 /* `key=value` as given to -o. */
 int hl_conf_set_kv(hl_conf_t *conf, const char *kv, char *errstr, size_t errsize);

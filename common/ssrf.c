@@ -201,22 +201,21 @@ static int hl_parse_v4(char *buf, struct sockaddr_storage *out) {
 }
 
 int hl_ssrf_parse_host(const char *host, struct sockaddr_storage *out) {
-  char buf[128];
   size_t n = host ? strlen(host) : 0;
-  int bracketed = n >= 2 && host[0] == '[' && host[n - 1] == ']';
+  int bracketed = n >= 2 && host[0] == '[' && host[n - 1] == ']', rc = -1;
+  char *buf = n ? malloc(n + 1) : NULL; /* any length: "127.0.000(...)0.1" is still 127.0.0.1 */
 
   memset(out, 0, sizeof(*out));
-  if (n == 0)
+  if (!buf)
     return -1;
-  if (n >= sizeof(buf)) /* too long for a literal: a host name, or garbage */
-    return hl_host_chars_ok(host) ? 0 : -1;
   memcpy(buf, host + bracketed, n - 2 * (size_t)bracketed);
   buf[n - 2 * (size_t)bracketed] = '\0';
   if (bracketed || strchr(buf, ':'))
-    return hl_parse_v6(buf, out);
-  if (strpbrk(buf, "[]%"))
-    return -1;
-  return hl_parse_v4(buf, out);
+    rc = hl_parse_v6(buf, out);
+  else if (!strpbrk(buf, "[]%"))
+    rc = hl_parse_v4(buf, out);
+  free(buf);
+  return rc;
 }
 
 const char *hl_ssrf_check_ip(const hl_ssrf_t *ssrf, const char *ip) {

@@ -8,8 +8,10 @@ TENANT=t${PREFIX#hltest_}
 SECRET=whsec_$(head -c 32 /dev/urandom | base64)
 HL_EP_KEYS=()
 hl_dispatch_cleanup() {
-  local k
+  local rc=$? k
+  set +e
   for k in "${HL_EP_KEYS[@]:-}"; do [ -n "$k" ] && "${REDIS[@]}" DEL "$k" >/dev/null 2>&1 || true; done
+  (exit "$rc") # hl_cleanup keeps the logs of a failed test: hand it the test's status
   hl_cleanup
 }
 trap hl_dispatch_cleanup EXIT
@@ -71,6 +73,8 @@ except FileNotFoundError:
 print(n)
 PY
 }
+# rec_at_least N NAME [PATH [STATUS]]: at least N such requests recorded (for wait_until)
+rec_at_least() { local n=$1; shift; [ "$(rec_count "$@")" -ge "$n" ]; }
 # topic_count TOPIC: records in a topic
 topic_count() { consume "$1" | grep -c . || true; }
 
