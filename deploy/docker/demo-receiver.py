@@ -4,10 +4,11 @@
 Verifies every delivery's Standard Webhooks signature with DEMO_SECRET (docs/receiving.md) and
 prints one line per request: `delivery <webhook-id> <type> verified|REJECTED`. Answers 204 to
 verified deliveries, 401 to the others; GET /healthz answers 200 (the compose healthcheck)."""
-import base64, hashlib, hmac, http.server, json, os, sys, time
+import base64, hashlib, hmac, http.server, json, os, sys, threading, time
 
 SECRET = os.environ["DEMO_SECRET"]
 KEY = base64.b64decode(SECRET.removeprefix("whsec_"))
+OUT = threading.Lock()  # the server answers on threads; one whole line per write
 
 
 def verified(headers, body):
@@ -31,8 +32,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             kind = json.loads(body).get("type", "?")
         except ValueError:
             kind = "?"
-        print("delivery %s %s %s" % (self.headers.get("webhook-id"), kind, "verified" if ok else "REJECTED"),
-              flush=True)
+        line = "delivery %s %s %s\n" % (self.headers.get("webhook-id"), kind, "verified" if ok else "REJECTED")
+        with OUT:
+            sys.stdout.write(line)
+            sys.stdout.flush()
         self.send_response(204 if ok else 401)
         self.end_headers()
 

@@ -69,6 +69,27 @@ fail:
   return NULL;
 }
 
+/* 1 when the broker's metadata has TOPIC with every partition led. */
+static int hl_test_topic_ready(rd_kafka_t *rk, const char *topic) {
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+  const struct rd_kafka_metadata *md = NULL;
+  int ready = 0;
+
+  if (rkt && rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      md->topics[0].partition_cnt > 0) {
+    ready = 1;
+    for (int p = 0; p < md->topics[0].partition_cnt; p++)
+      if (md->topics[0].partitions[p].leader < 0)
+        ready = 0;
+  }
+  if (md)
+    rd_kafka_metadata_destroy(md);
+  if (rkt)
+    rd_kafka_topic_destroy(rkt);
+  return ready;
+}
+
 int hl_test_create_topics(const char **names, int n, int partitions) {
   rd_kafka_t *rk = hl_test_kafka(RD_KAFKA_PRODUCER, rd_kafka_conf_new());
   rd_kafka_NewTopic_t *nt[64];
@@ -98,6 +119,20 @@ int hl_test_create_topics(const char **names, int n, int partitions) {
                 rd_kafka_err2str(e));
         rc = -1;
       }
+    }
+  }
+  /* CreateTopics answers before every broker's metadata has the topic (a busy broker was seen
+   * answering "unknown topic" to the next program): wait until it is led. */
+  for (int i = 0; rc == 0 && i < n; i++) {
+    int64_t deadline = hl_mono_ms() + hl_test_tmout_ms(30000);
+
+    while (!hl_test_topic_ready(rk, names[i])) {
+      if (hl_mono_ms() > deadline) {
+        fprintf(stderr, "create topic %s: no leader after the creation\n", names[i]);
+        rc = -1;
+        break;
+      }
+      usleep(100 * 1000);
     }
   }
   if (ev)

@@ -3,15 +3,17 @@
  * is off), or delete them again.
  *   hl-test-topics [-p PARTITIONS] NAME...
  *   hl-test-topics -d NAME...
+ *   hl-test-topics -P PREFIX     delete every topic whose name starts with PREFIX
  * Uses HOOKLINE_KAFKA_BOOTSTRAP_SERVERS (default 127.0.0.1:19092).
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "harness.h"
 
-/* Delete topics; unknown ones are not an error. 0 ok. */
+/* Delete topics (at most 64); unknown ones are not an error. 0 ok. */
 static int hl_topics_delete(char **names, int n) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   rd_kafka_DeleteTopic_t *dt[64];
@@ -58,17 +60,56 @@ out:
   return rc;
 }
 
+/* Delete every topic named PREFIX*, 64 at a time (test runs leave thousands of partitions
+ * behind otherwise, and the broker loads them all at start). 0 ok. */
+static int hl_topics_prune(const char *prefix) {
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  const struct rd_kafka_metadata *md = NULL;
+  size_t plen = strlen(prefix);
+  char err[256], *batch[64];
+  int n = 0, rc = 0, total = 0;
+  rd_kafka_t *rk;
+
+  rd_kafka_conf_set(conf, "bootstrap.servers", hl_test_bootstrap(), err, sizeof(err));
+  rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  if (!rk)
+    return -1;
+  if (rd_kafka_metadata(rk, 1, NULL, &md, (int)hl_test_tmout_ms(10000)) != 0) {
+    rd_kafka_destroy(rk);
+    return -1;
+  }
+  for (int i = 0; i < md->topic_cnt; i++) {
+    if (strncmp(md->topics[i].topic, prefix, plen) != 0)
+      continue;
+    batch[n++] = md->topics[i].topic;
+    total++;
+    if (n == 64) {
+      rc |= hl_topics_delete(batch, n);
+      n = 0;
+    }
+  }
+  if (n > 0)
+    rc |= hl_topics_delete(batch, n);
+  printf("hl-test-topics: deleted %d topic(s) named %s*\n", total, prefix);
+  rd_kafka_metadata_destroy(md);
+  rd_kafka_destroy(rk);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   int partitions = 3, del = 0, opt;
 
-  while ((opt = getopt(argc, argv, "p:d")) != -1) {
+  while ((opt = getopt(argc, argv, "p:dP:")) != -1) {
     if (opt == 'p') {
       partitions = atoi(optarg);
     } else if (opt == 'd') {
       del = 1;
+    } else if (opt == 'P') {
+      return hl_topics_prune(optarg) == 0 ? 0 : 1;
     } else {
       fprintf(stderr, "usage: hl-test-topics [-p PARTITIONS] NAME...\n"
-                      "       hl-test-topics -d NAME...\n");
+                      "       hl-test-topics -d NAME...\n"
+                      "       hl-test-topics -P PREFIX\n");
       return 2;
     }
   }
