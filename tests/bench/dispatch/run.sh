@@ -8,8 +8,9 @@
 #     1 KiB and 64 KiB of event data x 1 and 2 dispatchers x hl:done markers on and off.  Each
 #     cell is one bench-dispatch cell (see bench_dispatch.c): deliveries/s under saturation,
 #     dispatcher CPU, then p50/p90/p99 latency (event timestamp -> receipt) at half that rate.
-#   - the ceiling: wrk POSTing the same 1 KiB body to the same receiver with the same connection
-#     count (endpoint.max_in_flight x dispatchers), and the ratio dispatcher / ceiling.
+#   - the ceiling, just before each configuration's cells: wrk POSTing the same 1 KiB body to the
+#     same receiver with the same connection count (endpoint.max_in_flight x dispatchers), and
+#     the ratio dispatcher / ceiling.
 #   - scale: 100 000 endpoints across 10 000 tenants (10 each); events spread over all 10 000
 #     tenants vs over 10, one dispatcher: deliveries/s, latency and RSS with the cache warm.
 # Writes tests/bench/results/<date>.json, <date>.md and <date>-*.png.  Every key it writes
@@ -138,33 +139,33 @@ bench() {
     2>>"$T/bench.log" || { tail -5 "$T/bench.log" >&2; die "bench-dispatch failed (see above)"; }
 }
 
-say "run $TAG: $(nproc) cores, load $LOAD0, quick=$QUICK, db $DB, receiver port $PORT"
-# The matrix' tenants: TAGf<F> with F endpoints.
-first=0
-for c in $CELLS; do
-  f=${c%%:*}
-  "${REDIS[@]}" EXISTS "hl:tenant:${TAG}f$f:eps" | grep -q '^1' && continue
-  endpoints "${TAG}f$f" 1 "$f" "$first"
-  first=$((first + f))
-done
-: >"$T/cells.jsonl"
-for m in $MATRIX; do
-  n=${m%%:*} markers=${m#*:}
-  [ "$markers" = on ] && mb=true || mb=false
-  say "matrix: $n dispatcher(s), done markers $markers"
-  dispatchers_start "$n" "$mb"
-  args=()
-  for c in $CELLS; do args+=(-c "${TAG}f${c%%:*}:${c%%:*}:${c#*:}"); done
-  bench "${args[@]}" | sed "s/^{/{\"section\":\"matrix\",\"done_markers\":$mb,/" | tee -a "$T/cells.jsonl" >&2
-  dispatchers_stop
-done
-
-# The ceiling: wrk against the same receiver, the delivered body of a 1 KiB event.
-say "ceiling: wrk"
-"$BIN/bench-dispatch" -l "$PORT" >"$T/serve.json" 2>>"$T/bench.log" &
-SERVE=$!
-PIDS+=($SERVE)
-sleep 0.5
+# ceiling N MARKERS: wrk against the receiver (bench-dispatch serving only) on the same port with
+# the delivered body of a 1 KiB event and endpoint.max_in_flight x N connections; run just before
+# the matrix cells of that configuration, the dispatchers idle, so both see the same machine.
+ceiling() {
+  local n=$1 markers=$2 conns=$(($1 * EP_INFLIGHT)) serve
+  "$BIN/bench-dispatch" -l "$PORT" >>"$T/serve.json" 2>>"$T/bench.log" &
+  serve=$!
+  PIDS+=($serve)
+  sleep 0.5
+  kill -0 "$serve" 2>/dev/null || die "bench-dispatch could not serve on $PORT"
+  wrk -t1 -c "$conns" -d "${WRK_S}s" --latency -s "$T/post.lua" "http://127.0.0.1:$PORT/wrk" >"$T/wrk.txt"
+  stop_pid "$serve"
+  python3 - "$T/wrk.txt" "$conns" "$n" "$markers" >>"$T/ceiling.jsonl" <<'PY'
+import json, re, sys
+t = open(sys.argv[1]).read()
+def ms(v):
+    m = re.match(r"([\d.]+)(us|ms|s)", v)
+    return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+lat = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)", t, re.M))
+print(json.dumps({"tool": "wrk", "threads": 1, "connections": int(sys.argv[2]),
+                  "dispatchers": int(sys.argv[3]), "done_markers": sys.argv[4] == "true",
+                  "body_bytes": 1024,
+                  "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)),
+                  "p50_ms": ms(lat["50"]), "p99_ms": ms(lat["99"])}))
+PY
+  tail -1 "$T/ceiling.jsonl" >&2
+}
 python3 - "$T/post.lua" <<'PY'
 import random, string, sys, time
 pad = "".join(random.choice(string.ascii_letters + string.digits) for _ in range(1024 - 10))
@@ -179,25 +180,29 @@ wrk.headers["webhook-timestamp"] = "1795000000"
 wrk.headers["webhook-signature"] = "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4="
 """ % body)
 PY
-: >"$T/ceiling.jsonl"
-for n in $(echo "$MATRIX" | tr ' ' '\n' | cut -d: -f1 | sort -u); do
-  conns=$((EP_INFLIGHT * n))
-  wrk -t1 -c "$conns" -d "${WRK_S}s" --latency -s "$T/post.lua" "http://127.0.0.1:$PORT/wrk" >"$T/wrk$n.txt"
-  python3 - "$T/wrk$n.txt" "$conns" "$n" >>"$T/ceiling.jsonl" <<'PY'
-import json, re, sys
-t = open(sys.argv[1]).read()
-def ms(v):
-    m = re.match(r"([\d.]+)(us|ms|s)", v)
-    return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
-lat = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)", t, re.M))
-print(json.dumps({"tool": "wrk", "threads": 1, "connections": int(sys.argv[2]),
-                  "dispatchers": int(sys.argv[3]), "body_bytes": 1024,
-                  "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)),
-                  "p50_ms": ms(lat["50"]), "p99_ms": ms(lat["99"])}))
-PY
-  tail -1 "$T/ceiling.jsonl" >&2
+
+say "run $TAG: $(nproc) cores, load $LOAD0, quick=$QUICK, db $DB, receiver port $PORT"
+# The matrix' tenants: TAGf<F> with F endpoints.
+first=0
+for c in $CELLS; do
+  f=${c%%:*}
+  "${REDIS[@]}" EXISTS "hl:tenant:${TAG}f$f:eps" | grep -q '^1' && continue
+  endpoints "${TAG}f$f" 1 "$f" "$first"
+  first=$((first + f))
 done
-stop_pid "$SERVE"
+: >"$T/cells.jsonl"
+: >"$T/ceiling.jsonl"
+for m in $MATRIX; do
+  n=${m%%:*} markers=${m#*:}
+  [ "$markers" = on ] && mb=true || mb=false
+  say "matrix: $n dispatcher(s), done markers $markers"
+  dispatchers_start "$n" "$mb"
+  ceiling "$n" "$mb"
+  args=()
+  for c in $CELLS; do args+=(-c "${TAG}f${c%%:*}:${c%%:*}:${c#*:}"); done
+  bench "${args[@]}" | sed "s/^{/{\"section\":\"matrix\",\"done_markers\":$mb,/" | tee -a "$T/cells.jsonl" >&2
+  dispatchers_stop
+done
 
 # Scale: SCALE_TENANTS tenants x SCALE_PER endpoints, one dispatcher.
 say "scale: writing $((SCALE_TENANTS * SCALE_PER)) endpoints across $SCALE_TENANTS tenants"
@@ -206,7 +211,8 @@ endpoints "${TAG}s" "$SCALE_TENANTS" "$SCALE_PER" 100000000
 write_s=$(python3 -c "import time; print(round(time.time() - $t0, 1))")
 dispatchers_start 1 true
 rss_idle=$(awk '/^VmRSS/ {print $2}' "/proc/${DPIDS[0]}/status")
-bench -c "${TAG}s:$SCALE_PER:1024:10" -c "${TAG}s:$SCALE_PER:1024:$SCALE_TENANTS" |
+# 10 tenants again last: the first cell after a dispatcher start pays its warm-up
+bench -c "${TAG}s:$SCALE_PER:1024:10" -c "${TAG}s:$SCALE_PER:1024:$SCALE_TENANTS" -c "${TAG}s:$SCALE_PER:1024:10" |
   sed "s/^{/{\"section\":\"scale\",\"done_markers\":true,\"endpoints\":$((SCALE_TENANTS * SCALE_PER)),\"rss_idle_kb\":$rss_idle,\"write_s\":$write_s,/" |
   tee -a "$T/cells.jsonl" >&2
 dispatchers_stop
