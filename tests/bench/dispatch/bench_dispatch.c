@@ -2,14 +2,15 @@
  * bench_dispatch.c - bench-dispatch: load generator and receiver of the end-to-end dispatcher
  * benchmark (tests/bench/dispatch/run.sh, `make bench`).  Not a test.
  *
- *   bench-dispatch -l PORT                         serve only (the target of wrk) until SIGTERM
- *   bench-dispatch -l PORT -P PREFIX -c CELL... [-d PID]... [-s SECONDS] [-L SECONDS]
+ *   bench-dispatch -l PORT [-a N]                  serve only (the target of wrk) until SIGTERM
+ *   bench-dispatch -l PORT [-a N] -P PREFIX -c CELL... [-d PID]... [-s SECONDS] [-L SECONDS]
  *                  [-w SECONDS] [-f FRACTION] [-b DELIVERIES] [-D DRAIN_SECONDS]
  *
- * The receiver is a libevent evhttp server on 127.0.0.1:PORT in its own thread: every request is
- * answered `200 ok` and counted; when its body carries this tool's "timestamp" (RFC 3339 with
- * microseconds, set when the event is produced) the receipt time and the latency timestamp ->
- * receipt are kept (in memory, up to 8 M samples).  Its thread CPU is reported, so a receiver
+ * The receiver is a libevent evhttp server in its own thread on 127.0.0.1:PORT, and with -a N on
+ * 127.0.0.2 .. 127.0.0.N too (so endpoints can be distinct hosts, as in a real fan-out): every
+ * request is answered `200 ok` and counted; when its body carries this tool's "timestamp" (RFC
+ * 3339 with microseconds, set when the event is produced) the receipt time and the latency
+ * timestamp -> receipt are kept (in memory, up to 8 M samples).  Its thread CPU is reported, so a receiver
  * that is the bottleneck shows.
  *
  * CELL is TENANT:FANOUT:BYTES[:NTENANTS]: events of type bench.event with BYTES of JSON data for
@@ -71,6 +72,7 @@ typedef struct cell {
 } cell_t;
 
 typedef struct opts {
+  int addrs;
   int port, seconds, lat_seconds, warmup, backlog, drain;
   double fraction;
   const char *prefix;
@@ -182,14 +184,21 @@ static void *receiver_main(void *arg) {
   return NULL;
 }
 
-static int receiver_start(receiver_t *r, int port) {
+static int receiver_start(receiver_t *r, int port, int addrs) {
   r->port = port;
   r->samples = malloc(MAX_SAMPLES * sizeof(sample_t)); /* pages are touched only when used */
   r->base = event_base_new();
   r->http = r->base ? evhttp_new(r->base) : NULL;
-  if (!r->samples || !r->http || evhttp_bind_socket(r->http, "127.0.0.1", (ev_uint16_t)port) != 0) {
-    fprintf(stderr, "bench-dispatch: cannot listen on 127.0.0.1:%d: %s\n", port, strerror(errno));
+  if (!r->samples || !r->http)
     return -1;
+  for (int i = 1; i <= addrs; i++) {
+    char host[32];
+
+    snprintf(host, sizeof(host), "127.0.0.%d", i);
+    if (evhttp_bind_socket(r->http, host, (ev_uint16_t)port) != 0) {
+      fprintf(stderr, "bench-dispatch: cannot listen on %s:%d: %s\n", host, port, strerror(errno));
+      return -1;
+    }
   }
   evhttp_set_gencb(r->http, on_request, r);
   evhttp_set_max_body_size(r->http, 16 << 20);
@@ -530,11 +539,13 @@ static int parse_cell(const char *s, cell_t *c) {
 static int parse_opts(int argc, char **argv, opts_t *o) {
   int opt;
 
-  *o = (opts_t){.seconds = 10, .lat_seconds = 8, .warmup = 2, .backlog = 4000, .drain = 120,
+  *o = (opts_t){.addrs = 1, .seconds = 10, .lat_seconds = 8, .warmup = 2, .backlog = 4000, .drain = 120,
                 .fraction = 0.5};
-  while ((opt = getopt(argc, argv, "l:P:c:d:s:L:w:f:b:D:")) != -1) {
+  while ((opt = getopt(argc, argv, "l:a:P:c:d:s:L:w:f:b:D:")) != -1) {
     if (opt == 'l')
       o->port = atoi(optarg);
+    else if (opt == 'a')
+      o->addrs = atoi(optarg);
     else if (opt == 'P')
       o->prefix = optarg;
     else if (opt == 'c' && o->ncells < MAX_CELLS && parse_cell(optarg, &o->cells[o->ncells]) == 0)
@@ -556,7 +567,7 @@ static int parse_opts(int argc, char **argv, opts_t *o) {
     else
       return -1;
   }
-  if (o->port <= 0 || (o->ncells && !o->prefix) || o->seconds < 1 || o->lat_seconds < 1)
+  if (o->port <= 0 || o->addrs < 1 || o->addrs > 254 || (o->ncells && !o->prefix) || o->seconds < 1 || o->lat_seconds < 1)
     return -1;
   return 0;
 }
@@ -568,7 +579,7 @@ int main(int argc, char **argv) {
   int rc = 1;
 
   if (parse_opts(argc, argv, &o) != 0) {
-    fprintf(stderr, "usage: bench-dispatch -l PORT [-P PREFIX -c TENANT:FANOUT:BYTES[:NTENANTS]... "
+    fprintf(stderr, "usage: bench-dispatch -l PORT [-a ADDRS] [-P PREFIX -c TENANT:FANOUT:BYTES[:NTENANTS]... "
                     "[-d PID]... [-s S] [-L S] [-w S] [-f FRACTION] [-b DELIVERIES] [-D S]]\n");
     return 2;
   }
@@ -576,7 +587,7 @@ int main(int argc, char **argv) {
   signal(SIGINT, on_signal);
   signal(SIGPIPE, SIG_IGN);
   srandom((unsigned)getpid());
-  if (receiver_start(&r, o.port) != 0)
+  if (receiver_start(&r, o.port, o.addrs) != 0)
     return 1;
   fprintf(stderr, "bench-dispatch: listening on 127.0.0.1:%d\n", o.port);
   if (o.ncells == 0) {

@@ -25,6 +25,7 @@ DB=${BENCH_REDIS_DB:-13}
 OUT_DIR=${BENCH_OUT_DIR:-$ROOT/tests/bench/results}
 PARTITIONS=6
 EP_INFLIGHT=50 # endpoint.max_in_flight: the dispatcher's connections per endpoint
+HOSTS=16       # endpoints spread over 127.0.0.1..127.0.0.16 (curl caps connections per host)
 
 die() { echo "bench: $*" >&2; exit 2; }
 say() { echo "bench: $*" >&2; }
@@ -91,7 +92,7 @@ SECRET=whsec_$(head -c 32 /dev/urandom | base64)
 
 # endpoints TENANT NTENANTS PER_TENANT FIRST_INDEX: write them with redis-cli --pipe
 endpoints() {
-  python3 "$HERE/endpoints.py" "$TAG" "$1" "$2" "$3" "http://127.0.0.1:$PORT" "$SECRET" "$4" |
+  python3 "$HERE/endpoints.py" "$TAG" "$1" "$2" "$3" "$PORT" "$HOSTS" "$SECRET" "$4" |
     "${REDIS[@]}" --pipe >"$T/pipe.log" 2>&1 || { cat "$T/pipe.log" >&2; die "writing endpoints failed"; }
   grep -q 'errors: 0' "$T/pipe.log" || { cat "$T/pipe.log" >&2; die "writing endpoints failed"; }
 }
@@ -135,7 +136,7 @@ dispatchers_stop() {
 bench() {
   local a=() p
   for p in "${DPIDS[@]}"; do a+=(-d "$p"); done
-  "$BIN/bench-dispatch" -l "$PORT" -P "$PREFIX" -s "$SAT" -L "$LAT" -w "$WARM" "${a[@]}" "$@" \
+  "$BIN/bench-dispatch" -l "$PORT" -a "$HOSTS" -P "$PREFIX" -s "$SAT" -L "$LAT" -w "$WARM" "${a[@]}" "$@" \
     2>>"$T/bench.log" || { tail -5 "$T/bench.log" >&2; die "bench-dispatch failed (see above)"; }
 }
 
