@@ -7,6 +7,7 @@ RAW_DIR holds cells.jsonl (bench-dispatch lines, tagged with section and done_ma
 ceiling.jsonl (wrk).  Plots need gnuplot; without it they are skipped with a message.
 """
 import json
+import math
 import os
 import platform
 import shutil
@@ -109,13 +110,15 @@ if scale:
         scale[0]["endpoints"], scale[0]["endpoints"] // scale[0]["fanout"], scale[0]["fanout"]))
     md.append("Endpoints written in %.1f s (redis-cli --pipe); dispatcher RSS before any event %.0f MiB.\n" % (
         scale[0]["write_s"], scale[0]["rss_idle_kb"] / 1024))
-    md.append("| events spread over | deliveries/s | events/s | latency p50 / p99 ms (at events/s) | CPU µs/delivery | RSS after MiB | peak RSS MiB |")
-    md.append("|---|---|---|---|---|---|---|")
+    md.append("| events spread over | deliveries/s | events/s | latency p50 / p99 ms (at events/s) | CPU µs/delivery | tenants touched (expected) | RSS after MiB | peak RSS MiB |")
+    md.append("|---|---|---|---|---|---|---|---|")
     for c in scale:
-        md.append("| %d tenants | %.0f | %.0f | %.1f / %.1f (%.0f) | %.0f | %.0f | %.0f |" % (
+        # tenants are drawn at random: n events touch t (1 - e^(-n/t)) of t tenants on average
+        touched = c["tenants"] * (1 - math.exp(-c["published"] / c["tenants"]))
+        md.append("| %d tenants | %.0f | %.0f | %.1f / %.1f (%.0f) | %.0f | %.0f | %.0f | %.0f |" % (
             c["tenants"], c["throughput"]["deliveries_per_s"], c["throughput"]["events_per_s"],
             c["latency"]["p50_ms"], c["latency"]["p99_ms"], c["latency"]["events_per_s"],
-            c["cpu"]["us_per_delivery"], c["rss_kb"] / 1024, c["hwm_kb"] / 1024))
+            c["cpu"]["us_per_delivery"], touched, c["rss_kb"] / 1024, c["hwm_kb"] / 1024))
 md.append("")
 with open(base + ".md", "w") as f:
     f.write("\n".join(md))
