@@ -387,7 +387,7 @@ static int drain(receiver_t *r, gen_t *g, uint64_t want, int secs) {
 
   while (atomic_load(&r->requests) < want) {
     rd_kafka_poll(g->rk, 10);
-    if (hl_mono_ms() > until || g_stop)
+    if (hl_mono_ms() > until || g_stop || atomic_load(&g->failed))
       return -1;
   }
   return 0;
@@ -433,6 +433,8 @@ static int phase_saturate(const opts_t *o, const cell_t *c, receiver_t *r, gen_t
       res->published++;
     }
     rd_kafka_poll(g->rk, k ? 0 : 1);
+    if (atomic_load(&g->failed))
+      return -1;
   }
   w1_us = wall_us();
   d1 = atomic_load(&r->requests) - base;
@@ -464,6 +466,8 @@ static int phase_paced(const opts_t *o, const cell_t *c, receiver_t *r, gen_t *g
       res->published++;
     }
     rd_kafka_poll(g->rk, 1);
+    if (atomic_load(&g->failed))
+      return -1;
   }
   res->paced = window_latency(r, w0_us, wall_us());
   return g_stop ? -1 : 0;
