@@ -15,7 +15,7 @@ FUZZ_TARGETS = envelope config admin_request sign ssrf
 CTEST_ARGS ?=
 
 .PHONY: all deps configure build test test-fast unit integration asan demo install format format-check \
-        stack-up stack-down stack-status clean lint-deploy fuzz valgrind
+        stack-up stack-down stack-status clean lint-deploy fuzz valgrind bench
 
 all: build
 
@@ -53,6 +53,11 @@ integration: build
 
 demo: deps build
 	bash deploy/local/demo.sh $(BUILD)
+
+# The dispatcher benchmark report (docs/benchmarks.md): ~10 minutes, BENCH_QUICK=1 ~2. Needs the
+# stack up; writes tests/bench/results/<date>.{json,md} and plots.
+bench: deps build
+	bash tests/bench/dispatch/run.sh $(BUILD)
 
 install: build
 	cmake --install $(BUILD)

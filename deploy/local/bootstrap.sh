@@ -9,7 +9,7 @@ set -euo pipefail
 # Debian packages hookline builds, tests and runs with. Add new ones here.
 PACKAGES="build-essential cmake pkg-config librdkafka-dev libcurl4-openssl-dev libhiredis-dev
 libssl-dev libjansson-dev libevent-dev libcmocka-dev redis-server kcat clang clang-format curl
-python3 wrk nghttp2-server valgrind libclang-rt-14-dev"
+python3 wrk nghttp2-server valgrind libclang-rt-14-dev gnuplot-nox"
 # Installed only when the command is absent (any Java >= 11 and any Maven will do).
 JAVA_PACKAGE=openjdk-17-jre-headless
 MAVEN_PACKAGE=maven
