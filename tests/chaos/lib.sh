@@ -143,15 +143,19 @@ chaos_publish() {
   shift
   touch "$T/$name.ids" "$T/$name.bad"
   (python3 "$CHAOS_DIR/gen.py" --ids "$T/$name.ids" --bad-ids "$T/$name.bad" "$@" |
-    kcat -P -b "$KAFKA" -t "$PREFIX.events" -K '|' -X enable.idempotence=true 2>"$T/$name.kcat.log") &
+    kcat -P -E -b "$KAFKA" -t "$PREFIX.events" -K '|' -X enable.idempotence=true 2>"$T/$name.kcat.log") &
   PUB[$name]=$!
   HL_PIDS+=($!)
 }
-# chaos_publish_wait NAME: the publisher finished and kcat had every record acknowledged
+# chaos_publish_wait NAME: the publisher finished and kcat had every record acknowledged (-E:
+# kcat rides out a broker restart instead of exiting; its delivery failures are still reported)
 chaos_publish_wait() {
   local rc=0
   wait "${PUB[$1]}" || rc=$?
-  [ "$rc" -eq 0 ] || { cat "$T/$1.kcat.log" >&2; fail "publisher $1 exited $rc"; }
+  if [ "$rc" -ne 0 ] || grep -qi 'delivery failed' "$T/$1.kcat.log"; then
+    tail -5 "$T/$1.kcat.log" >&2
+    fail "publisher $1 exited $rc or could not publish everything (not the dispatchers' fault)"
+  fi
 }
 publishing() { kill -0 "${PUB[$1]}" 2>/dev/null; }
 
