@@ -28,6 +28,7 @@ chaos_param() {
   fi
 }
 
+# CHAOS_KEEP=1 keeps them after a success too.
 # Everything this test started stops (dispatchers drain on SIGTERM), the private stack goes
 # down, endpoint keys of the shared Redis are deleted; $T stays when the test failed.
 chaos_cleanup() {
@@ -39,8 +40,8 @@ chaos_cleanup() {
   else
     for k in "${HL_EP_KEYS[@]:-}"; do [ -n "$k" ] && "${REDIS[@]}" DEL "$k" >/dev/null 2>&1 || true; done
   fi
-  if [ "$rc" -ne 0 ]; then
-    echo "test failed: its logs and records are kept in $T" >&2
+  if [ "$rc" -ne 0 ] || [ -n "${CHAOS_KEEP:-}" ]; then
+    echo "logs and records are kept in $T (exit $rc)" >&2
   else
     rm -rf "$T"
   fi

@@ -176,7 +176,7 @@ def main():
         if phantom:
             errs.append("%d ids with an ok attempt but no 2xx recorded by a receiver, e.g. %s" % (len(phantom), phantom[:5]))
         print("attempts: %s" % " ".join("%s=%d" % kv for kv in sorted(total.items())))
-    reasons = collections.Counter(r.split(":")[0] for i, rs in dlq.items() if i in vset | bset for r in rs)
+    reasons = collections.Counter(re.sub(r"[0-9]+", "N", r)[:70] for i, rs in dlq.items() if i in vset | bset for r in rs)
     print("receiver answers: %s" % " ".join("%s=%d" % kv for kv in sorted(statuses.items())))
     if reasons:
         print("dlq reasons: %s" % "; ".join("%s x%d" % kv for kv in reasons.most_common(12)))
