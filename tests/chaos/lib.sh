@@ -171,13 +171,18 @@ chaos_reconcile() {
   consume "$PREFIX.attempts" >"$T/attempts.dump"
   python3 "$CHAOS_DIR/reconcile.py" "${a[@]}" --dlq "$T/dlq.dump" --attempts "$T/attempts.dump" "$@"
 }
-# chaos_accounted: every published id delivered or in the DLQ (polled by chaos_settle)
+# chaos_accounted: every published id delivered or in the DLQ (polled by chaos_settle);
+# CHAOS_NEED_OK_ATTEMPT=1: delivered only once the attempt log has its ok (slow answers)
 chaos_accounted() {
   local a=() f
   for f in "$T"/*.ids; do a+=(--ids "$f"); done
   for f in "$T"/*.bad; do a+=(--bad-ids "$f"); done
   for f in "$T"/*.ndjson; do [ -e "$f" ] && a+=(--received "$f"); done
   consume "$PREFIX.dlq" >"$T/dlq.poll"
+  if [ -n "${CHAOS_NEED_OK_ATTEMPT:-}" ]; then
+    consume "$PREFIX.attempts" >"$T/attempts.poll"
+    a+=(--attempts "$T/attempts.poll" --need-ok-attempt)
+  fi
   python3 "$CHAOS_DIR/reconcile.py" "${a[@]}" --dlq "$T/dlq.poll" --progress >"$T/progress" 2>&1
 }
 # chaos_settle SECONDS: poll (every 2 s) until every id is accounted for, then 2 s more for

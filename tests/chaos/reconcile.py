@@ -18,10 +18,12 @@ details, then exactly one summary line
 Exit 1 when lost > 0 or a consistency check fails: a malformed record delivered, a DLQ record
 without a reason, a 2xx answer for an id nobody published, a bad signature, an `ok` attempt
 whose 2xx no receiver recorded; with --require-delivered any valid id not delivered; with
---exclusive any id both delivered and in the DLQ.
+--exclusive any id both delivered and in the DLQ. A receiver records a request when it has read
+it, before a delayed answer: --need-ok-attempt also wants the dispatcher's `ok` attempt record
+before an id counts as delivered (scenario 5, where answers take seconds).
 --progress prints only `accounted=N published=N` and exits 0 once everything is accounted
-for (a scenario polls it). --latency PATHS (comma-separated) adds a line with the first-2xx
-latency (receive time - the data.ts stamp of gen.py) over those paths, in ms.
+for (a scenario polls it). --latency PATHS (comma-separated, repeatable) adds a line per group
+with the first-2xx latency (receive time - the data.ts stamp of gen.py) over those paths, in ms.
 """
 import argparse
 import base64
@@ -73,7 +75,7 @@ def receipts(paths, latency_paths):
             if latency_paths and r.get("path") in latency_paths and eid not in first:
                 try:
                     ts = json.loads(r["body"])["data"]["ts"]
-                    first[eid] = (r["t"] - ts) * 1000.0
+                    first[eid] = (r["path"], (r["t"] - ts) * 1000.0)
                 except (ValueError, KeyError, TypeError):
                     pass
     return ok, bad_sig, first, statuses
@@ -131,19 +133,28 @@ def main():
     ap.add_argument("--require-delivered", action="store_true")
     ap.add_argument("--exclusive", action="store_true", help="fail when an id is both delivered and in the DLQ")
     ap.add_argument("--progress", action="store_true")
-    ap.add_argument("--latency")
+    ap.add_argument("--need-ok-attempt", action="store_true",
+                    help="delivered = a 2xx recorded by a receiver and an ok attempt logged")
+    ap.add_argument("--latency", action="append", default=[], help="comma-separated paths (repeatable)")
     a = ap.parse_args()
 
     valid = [i for f in a.ids for i in read_ids(f)]
     bad = read_ids(a.bad_ids)
     vset, bset = set(valid), set(bad)
-    lat_paths = set(a.latency.split(",")) if a.latency else set()
+    groups = [set(g.split(",")) for g in a.latency]
+    lat_paths = set().union(*groups) if groups else set()
     ok, bad_sig, first, statuses = receipts(a.received, lat_paths)
     dlq, anon = dlq_records(a.dlq)
+    by_id, total = attempt_log(a.attempts)
+    # 2xx answers as receivers recorded them (at request time); with --need-ok-attempt only
+    # those whose ok the dispatcher also logged (a delayed answer counts once it was read)
+    got = {i for i, n in ok.items() if n > 0}
+    if a.need_ok_attempt:
+        got = {i for i in got if "ok" in by_id.get(i, ())}
     published = len(vset) + len(bset)
-    delivered = sum(1 for i in vset if ok[i])
+    delivered = sum(1 for i in vset if i in got)
     in_dlq = sum(1 for i in vset | bset if i in dlq)
-    lost = sorted(i for i in vset | bset if not ok[i] and i not in dlq)
+    lost = sorted(i for i in vset | bset if i not in got and i not in dlq)
     if a.progress:
         print("accounted=%d published=%d" % (published - len(lost), published))
         return 0 if not lost else 1
@@ -163,15 +174,14 @@ def main():
     badnotdlq = sorted(i for i in bset if i not in dlq)
     if badnotdlq:
         errs.append("%d malformed records not in the DLQ, e.g. %s" % (len(badnotdlq), badnotdlq[:5]))
-    both = sum(1 for i in vset if ok[i] and i in dlq)
+    both = sum(1 for i in vset if i in got and i in dlq)
     if a.exclusive and both:
         errs.append("%d ids both delivered and in the DLQ" % both)
     if a.require_delivered and delivered < len(vset):
-        miss = sorted(i for i in vset if not ok[i])
+        miss = sorted(i for i in vset if i not in got)
         errs.append("%d valid ids not delivered, e.g. %s (DLQ reasons: %s)" % (
             len(miss), miss[:5], sorted({r for i in miss for r in dlq.get(i, [])})[:3]))
     if a.attempts:
-        by_id, total = attempt_log(a.attempts)
         phantom = sorted(i for i, outs in by_id.items() if "ok" in outs and not ok[i])
         if phantom:
             errs.append("%d ids with an ok attempt but no 2xx recorded by a receiver, e.g. %s" % (len(phantom), phantom[:5]))
@@ -181,10 +191,10 @@ def main():
     if reasons:
         print("dlq reasons: %s" % "; ".join("%s x%d" % kv for kv in reasons.most_common(12)))
     print("valid=%d malformed=%d delivered_and_dlq=%d" % (len(vset), len(bset), both))
-    if lat_paths:
-        v = list(first.values())
+    for g in groups:
+        v = [ms for path, ms in first.values() if path in g]
         print("latency paths=%s n=%d p50_ms=%.1f p99_ms=%.1f max_ms=%.1f" % (
-            ",".join(sorted(lat_paths)), len(v), pct(v, 0.5), pct(v, 0.99), max(v) if v else 0.0))
+            ",".join(sorted(g)), len(v), pct(v, 0.5), pct(v, 0.99), max(v) if v else 0.0))
     if lost:
         errs.append("lost: %s%s" % (lost[:10], " ..." if len(lost) > 10 else ""))
     for e in errs:
