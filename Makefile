@@ -12,7 +12,7 @@ CMAKE_ARGS ?=
 CTEST_ARGS ?=
 
 .PHONY: all deps configure build test test-fast unit integration asan demo install format format-check \
-        stack-up stack-down stack-status clean
+        stack-up stack-down stack-status clean chaos
 
 all: build
 
@@ -47,6 +47,11 @@ unit: build
 
 integration: build
 	ctest --test-dir $(BUILD) -L integration --output-on-failure $(CTEST_ARGS)
+
+# The chaos suite's long form (docs/chaos.md; the short form runs in `make test`): CHAOS_EVENTS,
+# CHAOS_RATE... size it, CHAOS="0950 0953" picks scenarios, CHAOS_MODE=short runs the short form.
+chaos: build
+	bash tests/chaos/run.sh $(BUILD) $(CHAOS)
 
 demo: deps build
 	bash deploy/local/demo.sh $(BUILD)
