@@ -7,7 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 
 N=$(chaos_param CHAOS_EVENTS 5000 100000 scaled)
-RATE=$(chaos_param CHAOS_RATE 250 1000 scaled)
+RATE=$(chaos_param CHAOS_RATE 250 1000)
 EVERY=$(chaos_param CHAOS_KILL_EVERY 4 5)
 echo "chaos 1: $N events at $RATE/s, kill -9 a dispatcher every $EVERY s"
 chaos_receiver r --rule '*=200@5'

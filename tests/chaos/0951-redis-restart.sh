@@ -6,8 +6,8 @@
 # Every event must be delivered: cached tenants flow on, lookups and hl:done writes wait.
 source "$(dirname "$0")/lib.sh"
 
-N=$(chaos_param CHAOS_EVENTS 3000 50000 scaled)
-RATE=$(chaos_param CHAOS_RATE 100 500 scaled)
+N=$(chaos_param CHAOS_EVENTS 2000 50000 scaled)
+RATE=$(chaos_param CHAOS_RATE 100 500)
 DOWN=$(chaos_param CHAOS_REDIS_DOWN 10 10)
 echo "chaos 2: $N events at $RATE/s, Redis down for $DOWN s mid-run"
 chaos_private_stack

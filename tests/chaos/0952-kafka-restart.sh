@@ -6,8 +6,8 @@
 # be delivered, and all three dispatchers must still be alive and exit 0 on SIGTERM.
 source "$(dirname "$0")/lib.sh"
 
-N=$(chaos_param CHAOS_EVENTS 3000 50000 scaled)
-RATE=$(chaos_param CHAOS_RATE 100 500 scaled)
+N=$(chaos_param CHAOS_EVENTS 2000 50000 scaled)
+RATE=$(chaos_param CHAOS_RATE 100 500)
 SIG=$(chaos_param CHAOS_KAFKA_SIGNAL TERM TERM)
 echo "chaos 3: $N events at $RATE/s, the Kafka broker restarted (SIG$SIG) mid-run"
 chaos_private_stack

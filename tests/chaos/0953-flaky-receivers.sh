@@ -8,7 +8,7 @@
 source "$(dirname "$0")/lib.sh"
 
 N=$(chaos_param CHAOS_EVENTS 2000 20000 scaled)
-RATE=$(chaos_param CHAOS_RATE 400 1000 scaled)
+RATE=$(chaos_param CHAOS_RATE 400 1000)
 FLAKY=(--fail-pct 30 --timeout-pct 10 --reset-pct 5)
 echo "chaos 4: $N events at $RATE/s to receivers failing ${FLAKY[*]}"
 TENANTS=()

@@ -12,7 +12,7 @@ set -euo pipefail
 if [ "${1:-}" = --run ]; then
   source "$(dirname "$0")/lib.sh"
   NF=$(chaos_param CHAOS_EVENTS 1500 12000 scaled)
-  RF=$(chaos_param CHAOS_RATE 150 200 scaled)
+  RF=$(chaos_param CHAOS_RATE 150 200)
   DELAY=$(chaos_param CHAOS_SLOW_MS 4000 20000)
   TMO=$(chaos_param CHAOS_SLOW_TIMEOUT_MS 6000 25000)
   RS=$(chaos_param CHAOS_SLOW_RATE 10 5)

@@ -136,26 +136,32 @@ chaos_stop_dispatchers() {
   done
 }
 
-# chaos_publish NAME [gen.py args...]: gen.py | kcat in the background (pid in PUB[NAME]); the
-# valid ids go to $T/NAME.ids, malformed markers to $T/NAME.bad
-declare -A PUB
+# chaos_publish NAME [gen.py args...]: gen.py -> FIFO -> kcat, both in the background (pids in
+# PUB[NAME] and PUBK[NAME], so a failing test stops them); the valid ids go to $T/NAME.ids,
+# malformed markers to $T/NAME.bad. kcat -E rides out a broker restart instead of exiting
+# (its delivery failures are still reported); the idempotent producer keeps order.
+declare -A PUB PUBK
 chaos_publish() {
   local name=$1
   shift
   touch "$T/$name.ids" "$T/$name.bad"
-  (python3 "$CHAOS_DIR/gen.py" --ids "$T/$name.ids" --bad-ids "$T/$name.bad" "$@" |
-    kcat -P -E -b "$KAFKA" -t "$PREFIX.events" -K '|' -X enable.idempotence=true 2>"$T/$name.kcat.log") &
+  mkfifo "$T/$name.fifo"
+  kcat -P -E -b "$KAFKA" -t "$PREFIX.events" -K '|' -X enable.idempotence=true \
+    <"$T/$name.fifo" 2>"$T/$name.kcat.log" &
+  PUBK[$name]=$!
+  HL_PIDS+=($!)
+  python3 "$CHAOS_DIR/gen.py" --ids "$T/$name.ids" --bad-ids "$T/$name.bad" "$@" >"$T/$name.fifo" &
   PUB[$name]=$!
   HL_PIDS+=($!)
 }
-# chaos_publish_wait NAME: the publisher finished and kcat had every record acknowledged (-E:
-# kcat rides out a broker restart instead of exiting; its delivery failures are still reported)
+# chaos_publish_wait NAME: the generator finished and kcat had every record acknowledged
 chaos_publish_wait() {
-  local rc=0
+  local rc=0 rck=0
   wait "${PUB[$1]}" || rc=$?
-  if [ "$rc" -ne 0 ] || grep -qi 'delivery failed' "$T/$1.kcat.log"; then
+  wait "${PUBK[$1]}" || rck=$?
+  if [ "$rc" -ne 0 ] || [ "$rck" -ne 0 ] || grep -qi 'delivery failed' "$T/$1.kcat.log"; then
     tail -5 "$T/$1.kcat.log" >&2
-    fail "publisher $1 exited $rc or could not publish everything (not the dispatchers' fault)"
+    fail "publisher $1 (gen.py exit $rc, kcat exit $rck) could not publish everything (not the dispatchers' fault)"
   fi
 }
 publishing() { kill -0 "${PUB[$1]}" 2>/dev/null; }
