@@ -15,7 +15,7 @@ FUZZ_TARGETS = envelope config admin_request sign ssrf
 CTEST_ARGS ?=
 
 .PHONY: all deps configure build test test-fast unit integration asan demo install format format-check \
-        stack-up stack-down stack-status clean lint-deploy fuzz valgrind bench
+        stack-up stack-down stack-status clean lint-deploy fuzz valgrind bench chaos
 
 all: build
 
@@ -50,6 +50,11 @@ unit: build
 
 integration: build
 	ctest --test-dir $(BUILD) -L integration --output-on-failure $(CTEST_ARGS)
+
+# The chaos suite's long form (docs/chaos.md; the short form runs in `make test`): CHAOS_EVENTS,
+# CHAOS_RATE... size it, CHAOS="0950 0953" picks scenarios, CHAOS_MODE=short runs the short form.
+chaos: build
+	bash tests/chaos/run.sh $(BUILD) $(CHAOS)
 
 demo: deps build
 	bash deploy/local/demo.sh $(BUILD)
