@@ -6,7 +6,7 @@ set -euo pipefail
 tenant=${DEMO_TENANT:-demo}
 url=${DEMO_URL:-http://receiver:8000/webhooks}
 admin_url=${DEMO_ADMIN_URL:-http://admin:8080}
-if hookline-admin endpoint list --tenant "$tenant" -o json 2>/dev/null | grep -qF "\"url\":\"$url\""; then
+if hookline-admin endpoint list --tenant "$tenant" -o json 2>/dev/null | grep -F "\"url\":\"$url\"" >/dev/null; then
   echo "setup: endpoint for $url already registered"
 else
   hookline-admin endpoint create --tenant "$tenant" --url "$url" --types '*' \

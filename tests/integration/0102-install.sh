@@ -26,8 +26,8 @@ C
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 # a sanitizer build of libhookline needs its runtime first in the program that loads it
 san=()
-ldd "$libdir"/libhookline.so | grep -q libasan && san+=(-fsanitize=address)
-ldd "$libdir"/libhookline.so | grep -q libubsan && san+=(-fsanitize=undefined)
+ldd "$libdir"/libhookline.so | has libasan && san+=(-fsanitize=address)
+ldd "$libdir"/libhookline.so | has libubsan && san+=(-fsanitize=undefined)
 # shellcheck disable=SC2046
 cc "${san[@]}" -o "$T/use" "$T/use.c" $(pkg-config --cflags --libs hookline) ||
   fail "does not build with pkg-config"
@@ -37,7 +37,7 @@ case $out in
   *) fail "unexpected output: $out" ;;
 esac
 # only the public API is exported from the shared library
-if nm -D --defined-only "$libdir"/libhookline.so | awk '{print $3}' | grep -v '^hookline_' | grep -q .; then
+if nm -D --defined-only "$libdir"/libhookline.so | awk '{print $3}' | grep -v '^hookline_' | has .; then
   fail "non-hookline_ symbols exported: $(nm -D --defined-only "$libdir"/libhookline.so | awk '{print $3}' | grep -v '^hookline_' | head -5)"
 fi
 pass "only hookline_* symbols exported"

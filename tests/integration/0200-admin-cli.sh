@@ -38,8 +38,8 @@ SECRET=$(json 'd["secret"]' <"$T/out")
 [ "$("${R[@]}" HGET "hl:ep:$EP" url)" = http://127.0.0.1:9/hook ] || fail "url in Redis"
 [ "$("${R[@]}" HGET "hl:ep:$EP" version)" = 1 ] || fail "version in Redis"
 [ "$("${R[@]}" SISMEMBER "hl:tenant:$TEN:eps" "$EP")" = 1 ] || fail "tenant set"
-"${R[@]}" HGET "hl:ep:$EP" secrets | grep -q '"secret":"enc:v1:' || fail "secret not sealed"
-"${R[@]}" HGET "hl:ep:$EP" secrets | grep -q whsec_ && fail "secret in the clear at rest"
+"${R[@]}" HGET "hl:ep:$EP" secrets | has '"secret":"enc:v1:' || fail "secret not sealed"
+"${R[@]}" HGET "hl:ep:$EP" secrets | has whsec_ && fail "secret in the clear at rest"
 wait_until 5 grep -q "^$TEN $EP 1$" "$T/changes" || fail "no change published for create"
 pass "create"
 
@@ -61,7 +61,7 @@ for i in 1 2; do
 done
 expect 0 "${ADM[@]}" endpoint list --tenant "$TEN"
 [ "$(wc -l <"$T/out")" -eq 4 ] || fail "table rows: $(cat "$T/out")"
-head -1 "$T/out" | grep -q '^ID  *STATUS  *TYPES  *URL  *DESCRIPTION$' || fail "header: $(head -1 "$T/out")"
+head -1 "$T/out" | has '^ID  *STATUS  *TYPES  *URL  *DESCRIPTION$' || fail "header: $(head -1 "$T/out")"
 col=$(head -1 "$T/out" | awk '{print index($0, "URL")}')
 awk -v c="$col" 'NR > 1 && substr($0, c, 4) !~ /^http/ { bad = 1 } END { exit bad }' "$T/out" ||
   fail "URL column not aligned: $(cat "$T/out")"

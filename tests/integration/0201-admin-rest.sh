@@ -44,7 +44,7 @@ grep -qi "^location: $EPS/$EP" "$T/hdrs" || fail "Location: $(cat "$T/hdrs")"
   "(['invoice.*', 'customer.created'], {'per_second': 5, 'burst': 10}, {'X-Env': 'prod'}, 20000, 3, 1)" ] ||
   fail "create body: $(cat "$T/body")"
 [ "$("${R[@]}" HGET "hl:ep:$EP" tenant)" = "$TEN" ] || fail "not in Redis"
-"${R[@]}" HGET "hl:ep:$EP" secrets | grep -q 'enc:v1:' || fail "secret not sealed"
+"${R[@]}" HGET "hl:ep:$EP" secrets | has 'enc:v1:' || fail "secret not sealed"
 wait_until 5 grep -q "^$TEN $EP 1$" "$T/changes" || fail "create not published"
 pass "create"
 

@@ -28,7 +28,7 @@ wait_until 10 has_record "$ID1" || fail "event not on the topic"
 record_of "$ID1" | cut -f2 | python3 -c "
 import json,sys; e=json.load(sys.stdin)
 assert (e['tenant'], e['type'], e['data']) == ('$TEN', 'invoice.paid', {'amount': 12}), e" || fail "envelope"
-record_of "evt_given_$PREFIX" | grep -q '"timestamp":"2026-11-22T10:00:00Z","data":\[1,2\]' || fail "given envelope"
+record_of "evt_given_$PREFIX" | has '"timestamp":"2026-11-22T10:00:00Z","data":\[1,2\]' || fail "given envelope"
 pass "POST /v1/events lands on the topic"
 
 # 2. bad envelopes: 400 naming the field, nothing sent
@@ -116,7 +116,7 @@ problem 503 "" "kafka: "
 [ $(($(date +%s) - t0)) -le $(scaled 9) ] || fail "503 took $(($(date +%s) - t0)) s"
 CODE=$(curl -s -o "$T/body" -w '%{http_code}' "$API/readyz")
 want 503
-jb 'd["kafka"]' | grep -qv '^ok$' || fail "readyz kafka: $(cat "$T/body")"
+jb 'd["kafka"]' | has -v '^ok$' || fail "readyz kafka: $(cat "$T/body")"
 rc=0
 "${ADM[@]}" -o kafka.bootstrap.servers=127.0.0.1:1 endpoint test "$EP" --no-wait >/dev/null 2>"$T/t5.err" || rc=$?
 [ $rc -eq 3 ] && grep -q "kafka: " "$T/t5.err" || fail "CLI with Kafka down: rc $rc $(cat "$T/t5.err")"

@@ -83,7 +83,7 @@ skipped() { [ "$(consume "$PREFIX.attempts" | grep -c "\"endpoint_id\":\"$EOFF\"
 wait_until 10 skipped || fail "disabled endpoint: want 31 skipped attempts"
 pass "disabled endpoint skipped and recorded"
 [ "$("${REDIS[@]}" LLEN "hl:recent:$EINV")" -ge 1 ] || fail "hl:recent not written"
-curl -sf "http://127.0.0.1:$MPORT/metrics" | grep -q '^hookline_deliveries_total{outcome="ok"} 65$' ||
+curl -sf "http://127.0.0.1:$MPORT/metrics" | has '^hookline_deliveries_total{outcome="ok"} 65$' ||
   { curl -s "http://127.0.0.1:$MPORT/metrics" | grep deliveries_total; fail "metrics"; }
 curl -sf "http://127.0.0.1:$MPORT/readyz" >/dev/null || fail "/readyz not ready"
 [ "$(curl -s "http://127.0.0.1:$MPORT/healthz")" = ok ] || fail "/healthz"

@@ -58,7 +58,7 @@ pass "k failures then success, DLQ after the schedule, 3xx fails, Retry-After ho
 
 [ "$("${REDIS[@]}" HGET "hl:ep:ep_gone$PREFIX" status)" = disabled ] || fail "410 did not disable the endpoint"
 event evt_gone2 "$TENANT" t.gone | publish
-gone_skipped() { consume "$PREFIX.attempts" | grep -q '"event_id":"evt_gone2".*"outcome":"skipped"'; }
+gone_skipped() { consume "$PREFIX.attempts" | has '"event_id":"evt_gone2".*"outcome":"skipped"'; }
 wait_until 15 gone_skipped || fail "event to a disabled endpoint not recorded as skipped"
 [ "$(rec_count r /gone)" -eq 1 ] || fail "a disabled endpoint was called"
 pass "410 disables the endpoint; later events are skipped without HTTP"

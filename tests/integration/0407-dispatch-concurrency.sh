@@ -22,7 +22,7 @@ gaps = [round(b - a, 3) for a, b in zip(t, t[2:])]
 print("t[i+2]-t[i]:", gaps)
 sys.exit(0 if min(gaps) >= 0.45 else 1)
 PY
-curl -s "http://127.0.0.1:$MPORT/metrics" | grep -q '^hookline_deliveries_queued_total{cap="endpoint"} 8$' ||
+curl -s "http://127.0.0.1:$MPORT/metrics" | has '^hookline_deliveries_queued_total{cap="endpoint"} 8$' ||
   fail "queued metric: $(curl -s "http://127.0.0.1:$MPORT/metrics" | grep queued_total)"
 pass "max_in_flight 2 holds; the other endpoint is not held up"
 kill -TERM "$DPID"; rc=0; wait "$DPID" || rc=$?

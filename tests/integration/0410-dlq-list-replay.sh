@@ -32,10 +32,10 @@ dlq() { admin -o "retry.schedule=$SCHED" dlq "$@"; }
 marked() { local p; for p in "$@"; do [ "$("${REDIS[@]}" EXISTS "hl:done:${p% *}:${p#* }")" = 1 ] || return 1; done; }
 rows() { dlq list "$@" | tail -n +2 | grep -c . || true; }
 dlq list >"$T/list.txt" || fail "dlq list exit $?"
-head -1 "$T/list.txt" | grep -q '^TIME  *EVENT  *TENANT  *ENDPOINT  *TYPE  *ATTEMPTS  *REASON$' ||
+head -1 "$T/list.txt" | has '^TIME  *EVENT  *TENANT  *ENDPOINT  *TYPE  *ATTEMPTS  *REASON$' ||
   fail "table header: $(head -1 "$T/list.txt")"
 for e in evt_a1 evt_a2 evt_b1 evt_c1; do
-  grep "$e" "$T/list.txt" | grep -q ' 3  *retries exhausted after 3 attempts: last HTTP 500$' ||
+  grep "$e" "$T/list.txt" | has ' 3  *retries exhausted after 3 attempts: last HTTP 500$' ||
     fail "$e not listed with 3 attempts and the reason: $(cat "$T/list.txt")"
 done
 [ "$(rows)" = 4 ] || fail "list: $(rows) rows, want 4"
@@ -65,7 +65,7 @@ for bad in "dlq" "dlq frob" "dlq list --dry-run" "dlq list extra" "dlq replay --
   rc=0; admin $bad >/dev/null 2>&1 || rc=$?
   [ "$rc" = 2 ] || fail "hookline-admin $bad exits $rc, want 2"
 done
-admin dlq --help | grep -q -- '--include-disabled' || fail "dlq --help"
+admin dlq --help | has -- '--include-disabled' || fail "dlq --help"
 rc=0; dlq list --since yesterday >/dev/null 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "a bad --since exits $rc, want 2"
 rc=0; admin -o topics.prefix=${PREFIX}none dlq list >/dev/null 2>&1 || rc=$?

@@ -25,14 +25,14 @@ dlq() { admin -o "retry.schedule=$SCHED" dlq "$@"; }
 marked() { local p; for p in "$@"; do [ "$("${REDIS[@]}" EXISTS "hl:done:${p% *}:${p#* }")" = 1 ] || return 1; done; }
 dlq list >"$T/list.txt" || fail "dlq list exit $?"
 [ "$(grep -c '(invalid event)' "$T/list.txt")" = 3 ] || fail "invalid rows: $(cat "$T/list.txt")"
-grep '(invalid event)' "$T/list.txt" | grep -q 'event: not valid JSON' || fail "JSON reason missing"
-grep '(invalid event)' "$T/list.txt" | grep -q 'type: required$' || fail "'type: required' missing"
-grep '(invalid event)' "$T/list.txt" | grep -q 'type: must be dot-separated' || fail "type rule missing"
-grep 'evt_ok' "$T/list.txt" | grep -q 'retries exhausted after 2 attempts: last HTTP 500$' ||
+grep '(invalid event)' "$T/list.txt" | has 'event: not valid JSON' || fail "JSON reason missing"
+grep '(invalid event)' "$T/list.txt" | has 'type: required$' || fail "'type: required' missing"
+grep '(invalid event)' "$T/list.txt" | has 'type: must be dot-separated' || fail "type rule missing"
+grep 'evt_ok' "$T/list.txt" | has 'retries exhausted after 2 attempts: last HTTP 500$' ||
   fail "the failed delivery: $(cat "$T/list.txt")"
 grep -q '^4 record(s), 3 of them invalid events$' "$T/admin.log" || fail "summary: $(tail -3 "$T/admin.log")"
 [ "$(dlq list --reason 'not valid JSON' | grep -c 'invalid event')" = 1 ] || fail "--reason"
-dlq list --tenant "$TENANT" | grep -q 'invalid event' && fail "--tenant listed invalid events"
+dlq list --tenant "$TENANT" | has 'invalid event' && fail "--tenant listed invalid events"
 dlq list --reason 'type: ' -o json >"$T/inv.json" || fail "list -o json"
 python3 - "$T/inv.json" "$PREFIX" <<'PY' || fail "NDJSON: $(cat "$T/inv.json")"
 import base64, json, sys

@@ -54,7 +54,7 @@ PY
 read -r distinct dups missing < <(delivery_stats r $N)
 [ "$missing" -eq 0 ] || fail "missing $missing"
 for m in "$M1" "$M2"; do
-  curl -s "http://127.0.0.1:$m/metrics" | grep -q '^hookline_rate_limit_fallback 1' || fail "fallback gauge not 1 on :$m"
+  curl -s "http://127.0.0.1:$m/metrics" | has '^hookline_rate_limit_fallback 1' || fail "fallback gauge not 1 on :$m"
 done
 n=$(grep -h -c 'limiting locally at rate / 2 dispatcher' "$T/d1.log" "$T/d2.log" | paste -sd+ | bc)
 [ "$n" -ge 1 ] && [ "$n" -le 2 ] || fail "fallback logged $n times (once per dispatcher expected)"

@@ -23,7 +23,7 @@ import sys
 for i in range(1, $NA + 1):
     sys.stdout.write('{\"id\":\"a_%d\",\"tenant\":\"$TA\",\"type\":\"x.y\",\"data\":{}}\n' % i)
 " | kcat -P -b "$KAFKA" -t "$PREFIX.events" -p 0
-queued() { curl -s "http://127.0.0.1:$MPORT/metrics" | grep -qE '^hookline_deliveries_queued_total\{cap="process"\} [0-9]{4,}'; }
+queued() { curl -s "http://127.0.0.1:$MPORT/metrics" | has -E '^hookline_deliveries_queued_total\{cap="process"\} [0-9]{4,}'; }
 wait_until 60 queued || fail "A's backlog never queued for the process slots"
 t0=$(date +%s.%N)
 for i in $(seq 1 $NB); do event "b_$i" "$TB" x.y; done | kcat -P -b "$KAFKA" -t "$PREFIX.events" -p 1

@@ -27,7 +27,7 @@ n=$(rec_count r /dead)
 [ "$n" -ge 4 ] || fail "disabled after $n requests: want at least 4 (1 s apart over 3 s)"
 pass "disabled after $n failures over 3 s: $reason"
 
-has_event() { consume "$PREFIX.events" | grep -q '"hookline.endpoint.disabled"'; }
+has_event() { consume "$PREFIX.events" | has '"hookline.endpoint.disabled"'; }
 wait_until 20 has_event || fail "no hookline.endpoint.disabled on $PREFIX.events"
 for i in 2 3; do event "evt_d$i" "$TENANT" t.d; done | publish
 dlq3() { [ "$(consume "$PREFIX.dlq" | grep -c '"endpoint_disabled"')" -ge 3 ]; }

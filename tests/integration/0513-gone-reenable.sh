@@ -20,9 +20,9 @@ wait_until 30 one || fail "no hookline.endpoint.disabled after a 410"
 [ "$("${REDIS[@]}" HGET "hl:ep:$EP" status)" = disabled ] || fail "410 did not disable"
 [ "$("${REDIS[@]}" HGET "hl:health:$EP" disabled_event)" != "" ] || fail "no disabled_event arbiter in hl:health"
 event evt_g2 "$TENANT" t.g | publish
-dlq1() { consume "$PREFIX.dlq" | grep -q '"event_id":"evt_g2".*"reason":"endpoint_disabled"\|"reason":"endpoint_disabled".*"event_id":"evt_g2"'; }
+dlq1() { consume "$PREFIX.dlq" | has '"event_id":"evt_g2".*"reason":"endpoint_disabled"\|"reason":"endpoint_disabled".*"event_id":"evt_g2"'; }
 wait_until 20 dlq1 || fail "evt_g2 not in the DLQ: $(consume "$PREFIX.dlq")"
-consume "$PREFIX.dlq" | grep -q '"evt_g1"' && fail "the 410 delivery went to the DLQ (DESIGN §7: dropped)"
+consume "$PREFIX.dlq" | has '"evt_g1"' && fail "the 410 delivery went to the DLQ (DESIGN §7: dropped)"
 [ "$(rec_count r /g)" -eq 1 ] || fail "the disabled endpoint was called"
 pass "410: disabled, one event (reason gone), the 410 delivery dropped, later ones to the DLQ"
 

@@ -72,9 +72,9 @@ admin -o delivery.https_only=true endpoint create --tenant "$TENANT" --url "http
 grep -q 'url: scheme must be https' "$T/admin.log" || fail "https_only refusal: $(tail -3 "$T/admin.log")"
 dispatcher_start d3 -o delivery.https_only=true
 event evt_h2 "$TENANT" t.ok | publish
-refused() { consume "$PREFIX.attempts" | grep -q '"event_id":"evt_h2".*"outcome":"error"'; }
+refused() { consume "$PREFIX.attempts" | has '"event_id":"evt_h2".*"outcome":"error"'; }
 wait_until 30 refused || fail "no refused attempt for evt_h2: $(consume "$PREFIX.attempts" | grep evt_h2 || true)"
-consume "$PREFIX.attempts" | grep '"event_id":"evt_h2"' | head -1 | grep -qi 'protocol' ||
+consume "$PREFIX.attempts" | grep '"event_id":"evt_h2"' | head -1 | has -i 'protocol' ||
   fail "refusal does not name the protocol: $(consume "$PREFIX.attempts" | grep evt_h2 | head -1)"
 [ "$(rec_count r)" -eq 1 ] || fail "https_only dispatcher sent over http"
 pass "https_only: http:// refused by admin and never sent by the dispatcher"

@@ -100,7 +100,7 @@ while kill -0 "$SLOW" 2>/dev/null && [ $(($(date +%s) - t0)) -lt $(scaled 20) ];
 done
 wait "$SLOW" || fail "slow clients not cut off in time: $(cat "$T/slow.out")"
 [ "$served" -ge 3 ] || fail "only $served ordinary requests during the slow clients"
-curl -s "$API/metrics" | grep -q '^hookline_admin_slow_connections_closed_total [5-9]' ||
+curl -s "$API/metrics" | has '^hookline_admin_slow_connections_closed_total [5-9]' ||
   fail "slow closes not counted: $(curl -s "$API/metrics" | grep slow)"
 grep -q 'admin.request_timeout' "$T/serve.log" || fail "slow close not logged"
 pass "slow headers and bodies cut off ($(cat "$T/slow.out")), $served other requests served meanwhile"

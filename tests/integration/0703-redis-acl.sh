@@ -39,9 +39,9 @@ while read -r -a words; do
   [ "$out" = OK ] || fail "ACL SETUSER: $out (${words[*]})"
 done <"$T/acl"
 R_D=(redis-cli -h "$HOOKLINE_REDIS_HOST" -p "$HOOKLINE_REDIS_PORT" --user "$DU" --pass "$DP" --no-auth-warning)
-"${R_D[@]}" GET "other:key" 2>&1 | grep -q NOPERM || fail "dispatcher user may read other keys"
-"${R_D[@]}" SADD "hl:tenant:$TENANT:eps" x 2>&1 | grep -q NOPERM || fail "dispatcher user may write tenants' sets"
-"${R_D[@]}" FLUSHDB 2>&1 | grep -q NOPERM || fail "dispatcher user may FLUSHDB"
+"${R_D[@]}" GET "other:key" 2>&1 | has NOPERM || fail "dispatcher user may read other keys"
+"${R_D[@]}" SADD "hl:tenant:$TENANT:eps" x 2>&1 | has NOPERM || fail "dispatcher user may write tenants' sets"
+"${R_D[@]}" FLUSHDB 2>&1 | has NOPERM || fail "dispatcher user may FLUSHDB"
 pass "the documented ACL users exist, and refuse what they should"
 
 # hookline-admin gets its user through the environment (the documented way for the password)

@@ -35,5 +35,5 @@ problem() {
   if [ -n "$2" ]; then
     [ "$(jb 'd["errors"][0]["field"]')" = "$2" ] || fail "field, want $2: $(cat "$T/body")"
   fi
-  jb 'd["detail"]' | grep -q -- "$3" || fail "detail lacks '$3': $(cat "$T/body")"
+  jb 'd["detail"]' | has -- "$3" || fail "detail lacks '$3': $(cat "$T/body")"
 }

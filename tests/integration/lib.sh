@@ -36,5 +36,8 @@ wait_until() {
   done
   return 1
 }
+# has GREP-ARGS: grep quietly, but read the whole input. "cmd | grep -q" under pipefail fails
+# now and then: grep exits at the first match and cmd dies of SIGPIPE on its next write.
+has() { grep "$@" >/dev/null; }
 # consume TOPIC: every record's value, one per line, from the beginning to the current end
 consume() { kcat -b "$HOOKLINE_KAFKA_BOOTSTRAP_SERVERS" -C -t "$1" -o beginning -e -q -f '%s\n' 2>/dev/null; }
