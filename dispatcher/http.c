@@ -562,6 +562,14 @@ static bool hl_http_is_connect_error(CURLcode code) {
   }
 }
 
+/* Under TLS 1.3 the client's side of the handshake ends before the server has checked the client
+ * certificate, so a receiver refusing it (none, or not one it trusts) shows up as a TLS alert on
+ * the first read, before any status line: the TLS session was refused, as in a handshake error. */
+static bool hl_http_is_tls_refusal(CURLcode code, long status, const char *why) {
+  return (code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR) && status == 0 &&
+         strstr(why, " alert ") != NULL;
+}
+
 static hl_http_outcome_t hl_http_classify_status(hl_http_xfer_t *xfer, long status) {
   if (status >= 200 && status <= 299)
     return HL_HTTP_OK;
@@ -590,7 +598,8 @@ static hl_http_outcome_t hl_http_classify(hl_http_xfer_t *xfer, CURLcode code, l
     snprintf(xfer->error, sizeof(xfer->error), "timeout: %s", why);
     return HL_HTTP_TIMEOUT;
   }
-  if (code == CURLE_OPERATION_TIMEDOUT || hl_http_is_connect_error(code)) {
+  if (code == CURLE_OPERATION_TIMEDOUT || hl_http_is_connect_error(code) ||
+      hl_http_is_tls_refusal(code, status, why)) {
     snprintf(xfer->error, sizeof(xfer->error), "connect: %s", why);
     return HL_HTTP_CONNECT;
   }
