@@ -6,7 +6,8 @@
 # saw.  With delivery.ca_file = the server CA: the endpoint created with --client-cert/--client-key
 # is delivered and the receiver saw its subject; an endpoint to the same receiver without one
 # fails every attempt (never delivered, ends in the DLQ), even right after the mTLS endpoint's
-# connection was used; after `endpoint update --client-cert ...` it is delivered too.  The key is
+# connection was used; after `endpoint update --client-cert ...` with a certificate issued by an
+# intermediate CA (the PEM carries the chain) it is delivered too.  The key is
 # sealed (enc:v1:) in Redis and never in an API answer; the admin refuses a mismatched pair, a
 # garbage PEM and half a pair.
 source "$(dirname "$0")/lib.sh"
@@ -21,11 +22,11 @@ ossl() { openssl "$@" >>"$T/openssl.log" 2>&1 || fail "openssl $1: $(tail -3 "$T
 # ca NAME CN: a self-signed CA
 ca() { ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$2" \
   -keyout "$P/$1.key" -out "$P/$1.pem"; }
-# leaf NAME CN CA EXT: a key and a certificate signed by CA
+# leaf NAME CN CA EXT [BASIC]: a key and a certificate signed by CA (BASIC: CA:FALSE)
 leaf() {
   ossl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$2" \
     -keyout "$P/$1.key" -out "$P/$1.csr"
-  printf '%s\nbasicConstraints=CA:FALSE\n' "$4" >"$P/$1.ext"
+  printf '%s\nbasicConstraints=%s\n' "$4" "${5:-CA:FALSE}" >"$P/$1.ext"
   ossl x509 -req -in "$P/$1.csr" -CA "$P/$3.pem" -CAkey "$P/$3.key" -set_serial "0x$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
     -days 2 -extfile "$P/$1.ext" -out "$P/$1.pem"
 }
@@ -35,6 +36,11 @@ ca cca "hookline test client CA"
 leaf srv 127.0.0.1 sca "subjectAltName=IP:127.0.0.1,DNS:localhost"
 leaf cli "$CN" cca "extendedKeyUsage=clientAuth"
 leaf other "other-$PREFIX" cca "extendedKeyUsage=clientAuth"
+# a client certificate issued by an intermediate CA: the receiver trusts only the client CA, so
+# the endpoint must present the chain (leaf, then intermediate)
+leaf cint "hookline test client intermediate" cca "keyUsage=critical,keyCertSign,cRLSign" critical,CA:TRUE
+leaf chained "chained-$PREFIX" cint "extendedKeyUsage=clientAuth"
+cat "$P/chained.pem" "$P/cint.pem" >"$P/chain.pem"
 pass "throwaway CAs and certificates"
 
 # ---- the receiver: TLS with a required client certificate, HTTP/1.1 keep-alive ----
@@ -81,7 +87,11 @@ curl -s --max-time 10 --cacert "$P/sca.pem" -X POST "https://127.0.0.1:$MPORT/pr
   fail "receiver answered without a client certificate"
 [ "$(curl -s --max-time 10 --cacert "$P/sca.pem" --cert "$P/cli.pem" --key "$P/cli.key" \
   -X POST -d x "https://127.0.0.1:$MPORT/probe")" = ok ] || fail "receiver refuses the client certificate"
-pass "receiver on 127.0.0.1:$MPORT requires a client certificate from the client CA"
+curl -s --max-time 10 --cacert "$P/sca.pem" --cert "$P/chained.pem" --key "$P/chained.key" \
+  -X POST -d x "https://127.0.0.1:$MPORT/probe" >/dev/null && fail "receiver took a leaf without its chain"
+[ "$(curl -s --max-time 10 --cacert "$P/sca.pem" --cert "$P/chain.pem" --key "$P/chained.key" \
+  -X POST -d x "https://127.0.0.1:$MPORT/probe")" = ok ] || fail "receiver refuses the chained certificate"
+pass "receiver on 127.0.0.1:$MPORT requires a client certificate from the client CA (with its chain)"
 
 # ---- the admin: refusals ----
 U="https://127.0.0.1:$MPORT"
@@ -165,16 +175,16 @@ PY
 pass "client certificate presented (receiver saw CN=$CN); without it every attempt failed, nothing delivered"
 
 # ---- rotation = update; removal ----
-admin endpoint update "$EPN" --client-cert "$P/other.pem" --client-key "$P/other.key" >/dev/null ||
+admin endpoint update "$EPN" --client-cert "$P/chain.pem" --client-key "$P/chained.key" >/dev/null ||
   fail "update with a client cert: $(tail -2 "$T/admin.log")"
 sleep 1
 event evt_n2 "$TENANT" t.n | publish
 wait_until 30 rec_at_least 1 m /n || fail "updated endpoint not delivered"
 python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1]) if json.loads(l)["path"]=="/n"]; sys.exit(r[0]["cn"] != sys.argv[2])' \
-  "$T/m.ndjson" "other-$PREFIX" || fail "updated endpoint presented the wrong certificate"
+  "$T/m.ndjson" "chained-$PREFIX" || fail "updated endpoint presented the wrong certificate"
 admin endpoint update "$EPN" --no-client-cert >/dev/null || fail "--no-client-cert"
 [ "$("${REDIS[@]}" HEXISTS "hl:ep:$EPN" tls_client_key)" = 0 ] || fail "key kept after --no-client-cert"
-pass "update sets a client certificate (delivered with the new subject); --no-client-cert removes it"
+pass "update sets a client certificate with its chain (delivered with the new subject); --no-client-cert removes it"
 
 kill -TERM "$DPID" "$ADMIN_PID"
 wait "$DPID" "$ADMIN_PID" || true
