@@ -430,6 +430,9 @@ int hl_endpoint_check_tls_client(const char *cert_pem, const char *key_pem, char
     snprintf(errstr, errsize, "%s: at most %d bytes of PEM",
              strlen(cert_pem) > HL_EP_TLS_PEM_MAX ? "tls_client_cert" : "tls_client_key",
              HL_EP_TLS_PEM_MAX);
+  else if (strstr(cert_pem, "PRIVATE KEY-----")) /* a combined file: the cert is stored clear */
+    snprintf(errstr, errsize,
+             "tls_client_cert: must hold certificates only (the key goes in tls_client_key)");
   else if (!(x = hl_pem_cert(cert_pem)))
     snprintf(errstr, errsize, "tls_client_cert: not a PEM X.509 certificate");
   else if (!(k = hl_pem_key(key_pem)))

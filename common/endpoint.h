@@ -128,9 +128,10 @@ void hl_endpoint_prune_secrets(hl_endpoint_t *ep, int64_t now_ms);
 
 /*
  * The mTLS client identity: both PEMs or neither (NULL or ""), each at most HL_EP_TLS_PEM_MAX
- * bytes; the certificate (first PEM block, any further ones are the chain) and the unencrypted
- * key must parse and the key must belong to the certificate.  Messages never quote the PEMs.
- * 0 ok, -1 invalid with "tls_client_cert: ..." or "tls_client_key: ..." in errstr.
+ * bytes; the certificate (first PEM block, any further ones are the chain, no private key: it
+ * is stored clear) and the unencrypted key must parse and the key must belong to the
+ * certificate.  Messages never quote the PEMs.  0 ok, -1 invalid with "tls_client_cert: ..."
+ * or "tls_client_key: ..." in errstr.
  */
 int hl_endpoint_check_tls_client(const char *cert_pem, const char *key_pem, char *errstr,
                                  size_t errsize);

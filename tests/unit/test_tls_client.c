@@ -110,7 +110,12 @@ static void test_check(void **state) {
   assert_refused("-----BEGIN CERTIFICATE-----\nbm9wZQ==\n-----END CERTIFICATE-----\n", a.key,
                  "tls_client_cert: not a PEM", a.key);
   assert_refused(a.cert, "garbage", "tls_client_key: not an unencrypted PEM", NULL);
-  assert_refused(a.key, a.key, "tls_client_cert: not a PEM", a.key); /* key given as the cert */
+  assert_refused(a.key, a.key, "tls_client_cert: must hold certificates only", a.key);
+  /* a combined cert+key file as the certificate: it would be stored in the clear */
+  strcpy(chain, a.cert);
+  chain = realloc(chain, strlen(a.cert) + strlen(a.key) + 1);
+  strcat(chain, a.key);
+  assert_refused(chain, a.key, "tls_client_cert: must hold certificates only", a.key);
   /* an encrypted key is refused: the dispatcher has no passphrase */
   k = EVP_EC_gen("P-256");
   assert_int_equal(PEM_write_bio_PrivateKey(eb, k, EVP_aes_256_cbc(), NULL, 0, NULL, "pw"), 1);
