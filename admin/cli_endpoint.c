@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,9 +44,13 @@ enum {
   O_SHOWSECRET = 1 << 17,
   O_NOWAIT = 1 << 18,
   O_OUTPUT = 1 << 19,
+  O_CLIENTCERT = 1 << 20,
+  O_CLIENTKEY = 1 << 21,
+  O_NOCLIENTCERT = 1 << 22,
 };
 #define O_FIELDS                                                                                   \
-  (O_URL | O_TYPES | O_DESC | O_RATE | O_BURST | O_INFLIGHT | O_TIMEOUT | O_HEADER | O_METADATA)
+  (O_URL | O_TYPES | O_DESC | O_RATE | O_BURST | O_INFLIGHT | O_TIMEOUT | O_HEADER | O_METADATA |  \
+   O_CLIENTCERT | O_CLIENTKEY)
 
 static const struct option hl_cli_longopts[] = {
     {"tenant", required_argument, NULL, O_TENANT},
@@ -68,11 +73,14 @@ static const struct option hl_cli_longopts[] = {
     {"show-secret", no_argument, NULL, O_SHOWSECRET},
     {"no-wait", no_argument, NULL, O_NOWAIT},
     {"output", required_argument, NULL, O_OUTPUT},
+    {"client-cert", required_argument, NULL, O_CLIENTCERT},
+    {"client-key", required_argument, NULL, O_CLIENTKEY},
+    {"no-client-cert", no_argument, NULL, O_NOCLIENTCERT},
     {NULL, 0, NULL, 0},
 };
 
 typedef struct hl_cli_opts {
-  const char *val[20]; /* by flag bit index */
+  const char *val[24]; /* by flag bit index */
   const char *headers[HL_EP_MAX_HEADERS];
   int nheaders;
   unsigned seen;
@@ -208,11 +216,54 @@ static int hl_cli_texts(const hl_cli_opts_t *o, json_t *fields) {
   return 0;
 }
 
+/* A PEM file (at most HL_EP_TLS_PEM_MAX bytes) into fields[name]; errors never show the file's
+ * contents.  0 ok. */
+static int hl_cli_pem_file(const char *flag, const char *path, const char *name, json_t *fields) {
+  static char buf[HL_EP_TLS_PEM_MAX + 2];
+  FILE *f = fopen(path, "rb");
+  size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+  int rc = -1;
+
+  if (!f || ferror(f))
+    hl_admin_err("--%s: cannot read %s", flag, path);
+  else if (n > HL_EP_TLS_PEM_MAX)
+    hl_admin_err("--%s: %s is larger than %d bytes", flag, path, HL_EP_TLS_PEM_MAX);
+  else if (memchr(buf, '\0', n))
+    hl_admin_err("--%s: %s is not PEM text", flag, path);
+  else {
+    buf[n] = '\0';
+    json_object_set_new(fields, name, json_string(buf));
+    rc = 0;
+  }
+  if (f)
+    fclose(f);
+  OPENSSL_cleanse(buf, sizeof(buf));
+  return rc;
+}
+
+/* --client-cert/--client-key files, or --no-client-cert (both fields null). */
+static int hl_cli_tls_client(const hl_cli_opts_t *o, json_t *fields) {
+  const char *cert = hl_opt(o, O_CLIENTCERT), *key = hl_opt(o, O_CLIENTKEY);
+
+  if ((o->seen & O_NOCLIENTCERT) && (cert || key)) {
+    hl_admin_err("--no-client-cert: not together with --client-cert/--client-key");
+    return -1;
+  }
+  if (o->seen & O_NOCLIENTCERT) {
+    json_object_set_new(fields, "tls_client_cert", json_null());
+    json_object_set_new(fields, "tls_client_key", json_null());
+  }
+  if (cert && hl_cli_pem_file("client-cert", cert, "tls_client_cert", fields) != 0)
+    return -1;
+  return key ? hl_cli_pem_file("client-key", key, "tls_client_key", fields) : 0;
+}
+
 /* The JSON fields the flags ask for, as POST/PATCH bodies carry them. NULL on a bad flag. */
 static json_t *hl_cli_fields(const hl_cli_opts_t *o) {
   json_t *fields = json_object(), *hdrs;
 
-  if (hl_cli_texts(o, fields) != 0 || hl_cli_numbers(o, fields) != 0)
+  if (hl_cli_texts(o, fields) != 0 || hl_cli_numbers(o, fields) != 0 ||
+      hl_cli_tls_client(o, fields) != 0)
     goto fail;
   if (o->nheaders > 0) {
     hdrs = json_object();
@@ -277,6 +328,23 @@ static void hl_cli_print_secrets(const hl_endpoint_t *ep, bool show, FILE *out) 
   }
 }
 
+/* Subject and expiry of the mTLS client certificate (from the API JSON), never the PEMs. */
+static void hl_cli_print_tls_client(const hl_endpoint_t *ep, FILE *out) {
+  char *text = ep->tls_cert ? hl_endpoint_to_json(ep, false) : NULL;
+  json_t *j = text ? json_loads(text, 0, NULL) : NULL, *c = json_object_get(j, "tls_client_cert");
+
+  if (json_is_object(c))
+    fprintf(out, "client cert    %s, expires %s\n",
+            json_string_value(json_object_get(c, "subject")),
+            json_string_value(json_object_get(c, "expires_at"))
+                ? json_string_value(json_object_get(c, "expires_at"))
+                : "-");
+  else
+    fprintf(out, "client cert    -\n");
+  json_decref(j);
+  free(text);
+}
+
 void hl_cli_print_endpoint(const hl_endpoint_t *ep, bool show_secret, FILE *out) {
   char buf[4096], t1[48], t2[48];
 
@@ -296,6 +364,7 @@ void hl_cli_print_endpoint(const hl_endpoint_t *ep, bool show_secret, FILE *out)
   fprintf(out, "headers        %s\n", ep->nheaders ? buf : "-");
   fprintf(out, "metadata       %s\n", ep->metadata);
   hl_cli_print_secrets(ep, show_secret, out);
+  hl_cli_print_tls_client(ep, out);
   hl_cli_time(ep->created_ms, t1, sizeof(t1));
   hl_cli_time(ep->updated_ms, t2, sizeof(t2));
   fprintf(out, "created        %s\nupdated        %s (version %" PRId64 ")\n", t1, t2, ep->version);
@@ -562,14 +631,16 @@ static const struct {
      "create --tenant T --url URL --types 'invoice.*,customer.created' [--description D]\n"
      "         [--rate N [--burst N]] [--max-in-flight N] [--timeout 10s] [--header 'X-Env: "
      "prod']...\n"
-     "         [--metadata JSON] [--secret whsec_...]"},
+     "         [--metadata JSON] [--secret whsec_...]\n"
+     "         [--client-cert CERT.pem --client-key KEY.pem]"},
     {"list", hl_cli_list, O_TENANT | O_LIMIT | O_CURSOR, false,
      "list --tenant T [--limit N] [--cursor ID]"},
     {"get", hl_cli_get, O_TENANT | O_SHOWSECRET, true, "get ID [--tenant T] [--show-secret]"},
-    {"update", hl_cli_update, O_TENANT | O_FIELDS | O_NORATE | O_CLEARHDR, true,
+    {"update", hl_cli_update, O_TENANT | O_FIELDS | O_NORATE | O_CLEARHDR | O_NOCLIENTCERT, true,
      "update ID [--tenant T] [--url URL] [--types LIST] [--description D] [--rate N] [--burst N]\n"
      "         [--no-rate-limit] [--max-in-flight N] [--timeout D] [--header 'N: v']...\n"
-     "         [--clear-headers] [--metadata JSON]"},
+     "         [--clear-headers] [--metadata JSON]\n"
+     "         [--client-cert CERT.pem --client-key KEY.pem | --no-client-cert]"},
     {"delete", hl_cli_delete, O_TENANT, true, "delete ID [--tenant T]"},
     {"rotate-secret", hl_cli_rotate, O_TENANT | O_SECRET, true,
      "rotate-secret ID [--tenant T] [--secret whsec_...]"},

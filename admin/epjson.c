@@ -164,6 +164,29 @@ static int hl_epjson_secret(hl_endpoint_t *ep, json_t *v, int64_t now_ms, char *
   return hl_endpoint_rotate_secret(ep, json_string_value(v), now_ms, 0, errstr, errsize);
 }
 
+/* tls_client_cert / tls_client_key: PEM text or null (remove); the pair is checked together by
+ * hl_endpoint_validate() once every member is applied. */
+static int hl_epjson_tls(const char *name, json_t *v, char *errstr, size_t errsize) {
+  if (json_is_string(v) || json_is_null(v))
+    return 0;
+  snprintf(errstr, errsize, "%s: must be a PEM string or null", name);
+  return -1;
+}
+
+static int hl_epjson_tls_cert(hl_endpoint_t *ep, json_t *v, int64_t now_ms, char *errstr,
+                              size_t errsize) {
+  if (hl_epjson_tls("tls_client_cert", v, errstr, errsize) != 0)
+    return -1;
+  return hl_endpoint_set_tls_client(ep, json_string_value(v), ep->tls_key);
+}
+
+static int hl_epjson_tls_key(hl_endpoint_t *ep, json_t *v, int64_t now_ms, char *errstr,
+                             size_t errsize) {
+  if (hl_epjson_tls("tls_client_key", v, errstr, errsize) != 0)
+    return -1;
+  return hl_endpoint_set_tls_client(ep, ep->tls_cert, json_string_value(v));
+}
+
 static const struct {
   const char *name;
   hl_epjson_fn *apply;
@@ -178,6 +201,8 @@ static const struct {
     {"headers", hl_epjson_headers, false},
     {"metadata", hl_epjson_metadata, false},
     {"secret", hl_epjson_secret, true},
+    {"tls_client_cert", hl_epjson_tls_cert, false},
+    {"tls_client_key", hl_epjson_tls_key, false},
 };
 
 #define HL_EPJSON_NFIELDS (sizeof(hl_epjson_fields) / sizeof(hl_epjson_fields[0]))

@@ -13,10 +13,14 @@
 #include <jansson.h>
 #include <math.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "envelope.h"
 #include "ssrf.h"
@@ -68,6 +72,7 @@ void hl_endpoint_destroy(hl_endpoint_t **epp) {
   free(ep->disabled_reason);
   free(ep->metadata);
   OPENSSL_cleanse(ep->secrets, sizeof(ep->secrets));
+  hl_endpoint_set_tls_client(ep, NULL, NULL);
   free(ep);
   *epp = NULL;
 }
@@ -354,7 +359,92 @@ int hl_endpoint_validate(const hl_endpoint_t *ep, const hl_ssrf_t *ssrf, bool ht
     snprintf(errstr, errsize, "%s", msg);
     return -1;
   }
+  return hl_endpoint_check_tls_client(ep->tls_cert, ep->tls_key, errstr, errsize);
+}
+
+/* ---- mTLS client identity ---- */
+
+static void hl_free_secret_str(char **s) {
+  if (*s)
+    OPENSSL_cleanse(*s, strlen(*s));
+  free(*s);
+  *s = NULL;
+}
+
+int hl_endpoint_set_tls_client(hl_endpoint_t *ep, const char *cert_pem, const char *key_pem) {
+  char *cert = cert_pem && *cert_pem ? strdup(cert_pem) : NULL;
+  char *key = key_pem && *key_pem ? strdup(key_pem) : NULL;
+
+  if ((cert_pem && *cert_pem && !cert) || (key_pem && *key_pem && !key)) {
+    free(cert);
+    hl_free_secret_str(&key);
+    return -1;
+  }
+  free(ep->tls_cert);
+  hl_free_secret_str(&ep->tls_key);
+  ep->tls_cert = cert;
+  ep->tls_key = key;
   return 0;
+}
+
+/* The first certificate of a PEM text, or NULL. */
+static X509 *hl_pem_cert(const char *pem) {
+  BIO *bio = BIO_new_mem_buf(pem, -1);
+  X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+
+  BIO_free(bio);
+  return x;
+}
+
+/* An unencrypted private key: an empty passphrase callback makes encrypted keys fail. */
+static int hl_pem_no_pass(char *buf, int size, int rwflag, void *u) {
+  (void)buf;
+  (void)size;
+  (void)rwflag;
+  (void)u;
+  return 0;
+}
+
+static EVP_PKEY *hl_pem_key(const char *pem) {
+  BIO *bio = BIO_new_mem_buf(pem, -1);
+  EVP_PKEY *k = bio ? PEM_read_bio_PrivateKey(bio, NULL, hl_pem_no_pass, NULL) : NULL;
+
+  BIO_free(bio);
+  return k;
+}
+
+int hl_endpoint_check_tls_client(const char *cert_pem, const char *key_pem, char *errstr,
+                                 size_t errsize) {
+  bool has_cert = cert_pem && *cert_pem, has_key = key_pem && *key_pem;
+  X509 *x = NULL;
+  EVP_PKEY *k = NULL;
+  int rc = -1;
+
+  if (!has_cert && !has_key)
+    return 0;
+  if (has_cert != has_key)
+    snprintf(errstr, errsize, "%s: required with %s (a client certificate needs its key)",
+             has_cert ? "tls_client_key" : "tls_client_cert",
+             has_cert ? "tls_client_cert" : "tls_client_key");
+  else if (strlen(cert_pem) > HL_EP_TLS_PEM_MAX || strlen(key_pem) > HL_EP_TLS_PEM_MAX)
+    snprintf(errstr, errsize, "%s: at most %d bytes of PEM",
+             strlen(cert_pem) > HL_EP_TLS_PEM_MAX ? "tls_client_cert" : "tls_client_key",
+             HL_EP_TLS_PEM_MAX);
+  else if (strstr(cert_pem, "PRIVATE KEY-----")) /* a combined file: the cert is stored clear */
+    snprintf(errstr, errsize,
+             "tls_client_cert: must hold certificates only (the key goes in tls_client_key)");
+  else if (!(x = hl_pem_cert(cert_pem)))
+    snprintf(errstr, errsize, "tls_client_cert: not a PEM X.509 certificate");
+  else if (!(k = hl_pem_key(key_pem)))
+    snprintf(errstr, errsize, "tls_client_key: not an unencrypted PEM private key");
+  else if (X509_check_private_key(x, k) != 1)
+    snprintf(errstr, errsize, "tls_client_key: does not match the certificate in tls_client_cert");
+  else
+    rc = 0;
+  ERR_clear_error(); /* the parse errors stay out of later OpenSSL error queues */
+  X509_free(x);
+  EVP_PKEY_free(k);
+  return rc;
 }
 
 /* ---- secrets ---- */
@@ -437,6 +527,8 @@ enum {
   HL_F_CREATED,
   HL_F_UPDATED,
   HL_F_VERSION,
+  HL_F_TLS_CERT,
+  HL_F_TLS_KEY,
   HL_F_COUNT
 };
 
@@ -457,7 +549,9 @@ static const char *const hl_ep_field_names[HL_F_COUNT] = {"id",
                                                           "metadata",
                                                           "created",
                                                           "updated",
-                                                          "version"};
+                                                          "version",
+                                                          "tls_client_cert",
+                                                          "tls_client_key"};
 
 static char *hl_fmt_i64(int64_t v) {
   char buf[32];
@@ -502,6 +596,25 @@ out:
   return out;
 }
 
+/* The key's additional authenticated data: "<id>/tls_client_key", so neither a signing secret's
+ * ciphertext nor another endpoint's key opens here. */
+static void hl_tls_key_aad(const hl_endpoint_t *ep, char *aad, size_t aadsz) {
+  snprintf(aad, aadsz, "%s/tls_client_key", ep->id);
+}
+
+static char *hl_tls_key_sealed(const hl_endpoint_t *ep, const hl_secretbox_t *box) {
+  size_t outsz = 64 + 4 * (strlen(ep->tls_key) + 64) / 3;
+  char aad[HL_EP_ID_MAX + 32], *out = malloc(outsz);
+
+  hl_tls_key_aad(ep, aad, sizeof(aad));
+  if (out && hl_secretbox_seal(box, aad, ep->tls_key, out, outsz) != 0) {
+    OPENSSL_cleanse(out, outsz);
+    free(out);
+    out = NULL;
+  }
+  return out;
+}
+
 static void hl_ep_hash_put(hl_ep_hash_t *h, int field, char *value) {
   h->fields[h->n] = hl_ep_field_names[field];
   h->values[h->n] = value;
@@ -530,6 +643,10 @@ int hl_endpoint_to_hash(const hl_endpoint_t *ep, const hl_secretbox_t *box, hl_e
   hl_ep_hash_put(h, HL_F_CREATED, hl_fmt_i64(ep->created_ms));
   hl_ep_hash_put(h, HL_F_UPDATED, hl_fmt_i64(ep->updated_ms));
   hl_ep_hash_put(h, HL_F_VERSION, hl_fmt_i64(ep->version));
+  if (ep->tls_cert && ep->tls_key) {
+    hl_ep_hash_put(h, HL_F_TLS_CERT, strdup(ep->tls_cert));
+    hl_ep_hash_put(h, HL_F_TLS_KEY, hl_tls_key_sealed(ep, box));
+  }
   for (size_t i = 0; i < h->n; i++) {
     if (!h->values[i]) {
       hl_ep_hash_clear(h);
@@ -656,6 +773,33 @@ static int hl_parse_secrets(hl_endpoint_t *ep, const char *s, const hl_secretbox
   return rc;
 }
 
+static int hl_parse_tls_client(hl_endpoint_t *ep, hl_ep_raw_t *raw, const hl_secretbox_t *box,
+                               char *errstr, size_t errsize) {
+  const char *cert = raw->v[HL_F_TLS_CERT], *sealed = raw->v[HL_F_TLS_KEY];
+  size_t keysz = sealed ? strlen(sealed) + 1 : 0;
+  char aad[HL_EP_ID_MAX + 32], *key;
+  int rc = -1;
+
+  if (!cert && !sealed)
+    return 0;
+  if (!cert || !sealed) {
+    snprintf(errstr, errsize, "tls_client_cert/tls_client_key: one without the other");
+    return -1;
+  }
+  key = malloc(keysz);
+  hl_tls_key_aad(ep, aad, sizeof(aad));
+  if (!key || hl_secretbox_open(box, aad, sealed, key, keysz) != 0)
+    snprintf(errstr, errsize, "tls_client_key: cannot decrypt (wrong secret_key or tampered)");
+  else if (hl_endpoint_set_tls_client(ep, cert, key) != 0)
+    snprintf(errstr, errsize, "out of memory");
+  else
+    rc = 0;
+  if (key)
+    OPENSSL_cleanse(key, keysz);
+  free(key);
+  return rc;
+}
+
 static int hl_raw_scalars(hl_endpoint_t *ep, hl_ep_raw_t *raw, char *errstr, size_t errsize) {
   const char *bad = NULL;
 
@@ -736,7 +880,8 @@ hl_endpoint_t *hl_endpoint_from_hash(const char *const *fields, const char *cons
     snprintf(errstr, errsize, "headers: not a JSON array of strings");
     goto out;
   }
-  rc = hl_parse_secrets(ep, raw.v[HL_F_SECRETS], box, errstr, errsize);
+  rc = hl_parse_secrets(ep, raw.v[HL_F_SECRETS], box, errstr, errsize) ||
+       hl_parse_tls_client(ep, &raw, box, errstr, errsize);
 out:
   hl_raw_clear(&raw);
   if (rc)
@@ -798,6 +943,33 @@ static json_t *hl_json_rate(const hl_endpoint_t *ep) {
                    "burst", ep->burst > 0 ? ep->burst : (int)ceil(ep->rate_per_sec));
 }
 
+/* {"subject": "CN=...", "expires_at": RFC 3339} of the client certificate, or null: never the
+ * PEMs. */
+static json_t *hl_json_tls_client(const hl_endpoint_t *ep) {
+  X509 *x = ep->tls_cert ? hl_pem_cert(ep->tls_cert) : NULL;
+  char subject[512] = "";
+  json_t *out = json_null();
+  struct tm tm;
+  BIO *bio;
+
+  if (!x)
+    return out;
+  bio = BIO_new(BIO_s_mem());
+  if (bio && X509_NAME_print_ex(bio, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0) {
+    int n = BIO_read(bio, subject, (int)sizeof(subject) - 1);
+
+    subject[n > 0 ? n : 0] = '\0';
+  }
+  BIO_free(bio);
+  json_decref(out);
+  out = json_pack("{s:s, s:o}", "subject", subject, "expires_at",
+                  ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1
+                      ? hl_json_time((int64_t)timegm(&tm) * 1000)
+                      : json_null());
+  X509_free(x);
+  return out;
+}
+
 char *hl_endpoint_to_json(const hl_endpoint_t *ep, bool with_secrets) {
   json_t *types = json_array(), *obj,
          *meta = json_loads(ep->metadata ? ep->metadata : "{}", 0, NULL);
@@ -821,6 +993,7 @@ char *hl_endpoint_to_json(const hl_endpoint_t *ep, bool with_secrets) {
   json_object_set_new(obj, "secrets", hl_json_secrets(ep, hl_now_ms()));
   if (with_secrets && ep->nsecrets > 0)
     json_object_set_new(obj, "secret", json_string(ep->secrets[0].secret));
+  json_object_set_new(obj, "tls_client_cert", hl_json_tls_client(ep));
   json_object_set_new(obj, "created_at", hl_json_time(ep->created_ms));
   json_object_set_new(obj, "updated_at", hl_json_time(ep->updated_ms));
   json_object_set_new(obj, "version", json_integer(ep->version));

@@ -47,6 +47,8 @@ typedef struct hl_endpoint {
   char *metadata;                 /* owned: compact JSON object text, "{}" by default */
   int64_t created_ms, updated_ms;
   int64_t version;
+  char *tls_cert; /* owned client certificate PEM (may hold a chain), NULL: no mTLS */
+  char *tls_key;  /* owned private key PEM in the clear (decrypted); never logged */
 } hl_endpoint_t;
 
 hl_endpoint_t *hl_endpoint_new(void);
@@ -84,7 +86,8 @@ char *hl_endpoint_to_json(const hl_endpoint_t *ep, bool with_secrets);
 #define HL_EP_RATE_MAX 100000.0 /* requests per second */
 #define HL_EP_BURST_MAX 1000000
 #define HL_EP_INFLIGHT_MAX 100000
-#define HL_EP_HASH_FIELDS 20 /* fields of hl:ep:<id> (docs/storage.md) */
+#define HL_EP_HASH_FIELDS 22    /* fields of hl:ep:<id> (docs/storage.md) */
+#define HL_EP_TLS_PEM_MAX 16384 /* bytes of the client certificate PEM, and of its key PEM */
 
 /* The hl:ep:<id> hash as field/value pairs: names are static, values owned. */
 typedef struct hl_ep_hash {
@@ -122,6 +125,18 @@ int hl_endpoint_rotate_secret(hl_endpoint_t *ep, const char *secret, int64_t now
                               int64_t overlap_ms, char *errstr, size_t errsize);
 /* Drop secrets that expired at now_ms (never the current one). */
 void hl_endpoint_prune_secrets(hl_endpoint_t *ep, int64_t now_ms);
+
+/*
+ * The mTLS client identity: both PEMs or neither (NULL or ""), each at most HL_EP_TLS_PEM_MAX
+ * bytes; the certificate (first PEM block, any further ones are the chain, no private key: it
+ * is stored clear) and the unencrypted key must parse and the key must belong to the
+ * certificate.  Messages never quote the PEMs.  0 ok, -1 invalid with "tls_client_cert: ..."
+ * or "tls_client_key: ..." in errstr.
+ */
+int hl_endpoint_check_tls_client(const char *cert_pem, const char *key_pem, char *errstr,
+                                 size_t errsize);
+/* Replace the client certificate and key PEMs with copies (NULL or "": none), unchecked. 0 ok. */
+int hl_endpoint_set_tls_client(hl_endpoint_t *ep, const char *cert_pem, const char *key_pem);
 
 /* Encode for HSET: secrets sealed with box (NULL: clear).  0 ok; hl_ep_hash_clear afterwards. */
 int hl_endpoint_to_hash(const hl_endpoint_t *ep, const hl_secretbox_t *box, hl_ep_hash_t *h);

@@ -15,7 +15,7 @@
 #define HL_BOX_PREFIX "enc:v1:"
 #define HL_BOX_NONCE 12
 #define HL_BOX_TAG 16
-#define HL_BOX_MAX 256
+#define HL_BOX_MAX 16384 /* signing secrets (~100 bytes) and mTLS key PEMs (16 KiB) */
 
 struct hl_secretbox {
   unsigned char key[32];
@@ -72,7 +72,7 @@ out:
 
 int hl_secretbox_seal(const hl_secretbox_t *box, const char *aad, const char *plain, char *out,
                       size_t outsz) {
-  unsigned char buf[HL_BOX_NONCE + HL_BOX_MAX + HL_BOX_TAG];
+  static _Thread_local unsigned char buf[HL_BOX_NONCE + HL_BOX_MAX + HL_BOX_TAG];
   size_t n = strlen(plain);
   int len;
 
@@ -82,7 +82,8 @@ int hl_secretbox_seal(const hl_secretbox_t *box, const char *aad, const char *pl
     memcpy(out, plain, n + 1);
     return 0;
   }
-  if (n > HL_BOX_MAX || outsz < sizeof(HL_BOX_PREFIX) + 4 * (sizeof(buf) + 2) / 3 + 1 ||
+  if (n > HL_BOX_MAX ||
+      outsz < sizeof(HL_BOX_PREFIX) + 4 * (HL_BOX_NONCE + n + HL_BOX_TAG + 2) / 3 + 1 ||
       hl_rand_bytes(buf, HL_BOX_NONCE) != 0)
     return -1;
   len = hl_box_gcm(box, 1, buf, aad, (const unsigned char *)plain, (int)n, buf + HL_BOX_NONCE,
@@ -98,7 +99,7 @@ int hl_secretbox_seal(const hl_secretbox_t *box, const char *aad, const char *pl
 
 int hl_secretbox_open(const hl_secretbox_t *box, const char *aad, const char *stored, char *out,
                       size_t outsz) {
-  unsigned char buf[HL_BOX_NONCE + HL_BOX_MAX + HL_BOX_TAG + 4];
+  static _Thread_local unsigned char buf[HL_BOX_NONCE + HL_BOX_MAX + HL_BOX_TAG + 4];
   const char *b64 = stored + strlen(HL_BOX_PREFIX);
   int n, len;
 

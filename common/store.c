@@ -270,8 +270,8 @@ int hl_store_secretbox_from_conf(const hl_conf_t *conf, hl_secretbox_t **box, ch
     return *box ? 0 : -1;
   }
   if (!warned)
-    hl_warn("secret_key (HOOKLINE_SECRET_KEY) is not set: endpoint secrets are stored in Redis "
-            "in the clear");
+    hl_warn("secret_key (HOOKLINE_SECRET_KEY) is not set: endpoint secrets and mTLS client keys "
+            "are stored in Redis in the clear");
   warned = true;
   return 0;
 }

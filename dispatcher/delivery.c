@@ -1056,6 +1056,8 @@ static void hl_dlv_send(hl_dlv_t *dlv) {
   req.headers = (const char *const *)ep->headers;
   req.nheaders = ep->nheaders;
   req.timeout_ms = ep->timeout_ms;
+  req.tls_cert = ep->tls_cert;
+  req.tls_key = ep->tls_key;
   if (hl_http_send(d->http, &req, hl_dlv_http_cb, dlv) != 0) {
     hl_warn("delivery of %s to %s refused by the HTTP engine; handing off", req.msg_id, ep->id);
     hl_dlv_release(dlv);

@@ -429,6 +429,34 @@ static int hl_http_headers_build(hl_http_xfer_t *xfer, const hl_http_req_t *req)
   return 0;
 }
 
+/*
+ * The endpoint's mTLS client identity, or none: easy handles are pooled, so a request without one
+ * clears what the previous user of the handle set.  CURL_BLOB_COPY: curl keeps its own copy for
+ * as long as the handle holds the option.
+ *
+ * Connection reuse across endpoints: libcurl (lib/vtls/vtls.c, Curl_ssl_config_matches) reuses a
+ * TLS connection, and resumes a cached TLS session, only when the "primary" SSL config matches,
+ * and that comparison includes the client certificate (blobcmp of cert_blob, and clientcert),
+ * as well as CAfile and the verify flags.  So a connection or session that endpoint A opened with
+ * its client certificate is never handed to endpoint B with another certificate or none, even
+ * on the same host and port.  0 ok.
+ */
+static int hl_http_tls_client(CURL *e, const hl_http_req_t *req) {
+  struct curl_blob cert = {0}, key = {0};
+  bool on = req->tls_cert && req->tls_key;
+  int rc = 0;
+
+  if (on) {
+    cert = (struct curl_blob){(void *)req->tls_cert, strlen(req->tls_cert), CURL_BLOB_COPY};
+    key = (struct curl_blob){(void *)req->tls_key, strlen(req->tls_key), CURL_BLOB_COPY};
+    rc |= curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+    rc |= curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+  }
+  rc |= curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, on ? &cert : NULL);
+  rc |= curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, on ? &key : NULL);
+  return rc;
+}
+
 /* Per-request state and options; -1 with xfer->error when the request is refused. */
 static int hl_http_xfer_prepare(hl_http_t *http, hl_http_xfer_t *xfer, const hl_http_req_t *req) {
   long timeout = req->timeout_ms > 0 ? req->timeout_ms : http->timeout_ms;
@@ -444,6 +472,7 @@ static int hl_http_xfer_prepare(hl_http_t *http, hl_http_xfer_t *xfer, const hl_
   rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
   rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, &xfer->nodes[0]);
   rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
+  rc |= hl_http_tls_client(e, req);
   /* Wait for a connection that may multiplex (HTTP/2) rather than open another.  Over TLS curl
    * knows after the handshake (ALPN); over plain http only after the first response, so a slow
    * first request would hold up the rest: never wait there. */
@@ -533,6 +562,14 @@ static bool hl_http_is_connect_error(CURLcode code) {
   }
 }
 
+/* Under TLS 1.3 the client's side of the handshake ends before the server has checked the client
+ * certificate, so a receiver refusing it (none, or not one it trusts) shows up as a TLS alert on
+ * the first read, before any status line: the TLS session was refused, as in a handshake error. */
+static bool hl_http_is_tls_refusal(CURLcode code, long status, const char *why) {
+  return (code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR) && status == 0 &&
+         strstr(why, " alert ") != NULL;
+}
+
 static hl_http_outcome_t hl_http_classify_status(hl_http_xfer_t *xfer, long status) {
   if (status >= 200 && status <= 299)
     return HL_HTTP_OK;
@@ -561,7 +598,8 @@ static hl_http_outcome_t hl_http_classify(hl_http_xfer_t *xfer, CURLcode code, l
     snprintf(xfer->error, sizeof(xfer->error), "timeout: %s", why);
     return HL_HTTP_TIMEOUT;
   }
-  if (code == CURLE_OPERATION_TIMEDOUT || hl_http_is_connect_error(code)) {
+  if (code == CURLE_OPERATION_TIMEDOUT || hl_http_is_connect_error(code) ||
+      hl_http_is_tls_refusal(code, status, why)) {
     snprintf(xfer->error, sizeof(xfer->error), "connect: %s", why);
     return HL_HTTP_CONNECT;
   }

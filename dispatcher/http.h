@@ -60,7 +60,9 @@ typedef struct hl_http_req {
   size_t nkeys;
   const char *const *headers; /* endpoint custom "Name: value" lines, copied */
   size_t nheaders;
-  int timeout_ms; /* 0: delivery.timeout; at most 30000 */
+  int timeout_ms;       /* 0: delivery.timeout; at most 30000 */
+  const char *tls_cert; /* mTLS client certificate PEM (chain allowed), NULL: none; copied */
+  const char *tls_key;  /* its private key PEM, with tls_cert; copied, never logged */
 } hl_http_req_t;
 
 typedef struct hl_http_stats {

@@ -4,8 +4,9 @@
 # that succeed, fail into the DLQ and are blocked by the SSRF guard, a test webhook, every read
 # route of the REST API, /metrics of both programs, `config show`, the attempts/DLQ/retry
 # topics, hl:recent and the sealed endpoint hashes in Redis) is captured, then every capture is
-# searched for each whsec_ secret, its base64 key, a 16-character piece of that key, and the
-# secret key. Only the answers that hand a secret out on purpose (create, rotate, GET .../secret)
+# searched for each whsec_ secret, its base64 key, a 16-character piece of that key, the
+# secret key, and an mTLS client key (set by REST and CLI, refused once in a mismatched pair): its
+# PEM body, each base64 line of it and a 16-character piece. Only the answers that hand a secret out on purpose (create, rotate, GET .../secret)
 # are left out of the search.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/dispatcher.sh"
@@ -16,6 +17,13 @@ S1=$SECRET S2=$(gen) S3=$(gen) S4=$(gen)
 BAD="whsec_Zm9vYmFy$(head -c 9 /dev/urandom | od -An -tx1 | tr -d ' \n')" # too short a key
 C=$T/capture # everything searched goes here
 mkdir -p "$C"
+# an mTLS client identity, and a second key that does not belong to the certificate
+mtls() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=$1" \
+  -keyout "$T/$1.key" -out "$T/$1.pem" >/dev/null 2>&1 || fail "openssl"; }
+mtls leak-client
+mtls leak-other
+tlsbody() { python3 -c 'import json,sys; print(json.dumps({"url": sys.argv[1], "types": ["t.tls"],
+  "tls_client_cert": open(sys.argv[2]).read(), "tls_client_key": open(sys.argv[3]).read()}))' "$@"; }
 
 receiver_start r '/ok=200' '/fail=500'
 dispatcher_start d -o http.listen=127.0.0.1:0 -o delivery.allow_cidrs=127.0.0.1/32 -o log.level=debug
@@ -45,6 +53,20 @@ want 200
 callj POST "$EPS/$EPF/secret/rotate" "{\"secret\":\"$BAD\"}"
 want 400
 keep
+# mTLS client key: REST create, REST refusal (key of another certificate), CLI update
+callj POST "$EPS" "$(tlsbody "https://127.0.0.1:1/tls" "$T/leak-client.pem" "$T/leak-client.key")"
+want 201
+keep
+EPT=$(jb 'd["id"]')
+HL_EP_KEYS+=("hl:ep:$EPT" "hl:recent:$EPT")
+callj POST "$EPS" "$(tlsbody "https://127.0.0.1:1/tls" "$T/leak-other.pem" "$T/leak-client.key")"
+want 400
+keep
+admin endpoint update "$EPT" --client-cert "$T/leak-client.pem" --client-key "$T/leak-client.key" \
+  >"$C/cli-tls-update.out" 2>&1 || fail "CLI update with a client cert"
+admin endpoint update "$EPT" --client-cert "$T/leak-other.pem" --client-key "$T/leak-client.key" \
+  >"$C/cli-tls-bad.out" 2>&1 && fail "CLI took a mismatched client key"
+admin endpoint get "$EPT" >"$C/cli-tls-get.out" 2>&1 || fail "CLI get"
 # CLI: create (to 127.0.0.2, which this dispatcher's guard refuses) and rotate, one refused
 ep_admin EPB "$TENANT" "http://127.0.0.2:$RPORT/ok" t.blk
 SECRET=$S3 ep_admin EPB2 "$TENANT" "http://127.0.0.2:$RPORT/ok" t.blk2
@@ -72,7 +94,7 @@ PY
 pass "deliveries: ok, failing to the DLQ, blocked"
 
 # every read the API offers, metrics, config, topics, Redis
-for p in "$EPS" "$EPS/$EPOK" "$EPS/$EPF" "$EPS/$EPB2" "$EPS/$EPOK/attempts" "$EPS/$EPF/attempts?limit=100" \
+for p in "$EPS" "$EPS/$EPOK" "$EPS/$EPF" "$EPS/$EPB2" "$EPS/$EPT" "$EPS/$EPOK/attempts" "$EPS/$EPF/attempts?limit=100" \
   "$EPS/$EPB/attempts" /metrics /readyz /healthz "$EPS/ep_nope" "/v1/nope"; do
   call GET "$p"
   keep
@@ -92,11 +114,12 @@ grep -q '^secret_key = \*' "$C/config-show.out" || fail "config show does not ma
 for t in attempts dlq retry.1s retry.2s; do consume "$PREFIX.$t" >"$C/topic.$t" || true; done
 grep -q blocked_address "$C/topic.attempts" || fail "no blocked attempt recorded"
 grep -q '"status":500' "$C/topic.attempts" || fail "no failed attempt recorded"
-for ep in "$EPOK" "$EPF" "$EPB" "$EPB2"; do
+for ep in "$EPOK" "$EPF" "$EPB" "$EPB2" "$EPT"; do
   "${REDIS[@]}" LRANGE "hl:recent:$ep" 0 -1 >"$C/recent.$ep"
   "${REDIS[@]}" HGETALL "hl:ep:$ep" >"$C/redis.$ep"
 done
 grep -q 'enc:v1:' "$C/redis.$EPOK" || fail "secrets not sealed in Redis"
+grep -q 'tls_client_key' "$C/redis.$EPT" || fail "no client key stored"
 [ -s "$C/recent.$EPOK" ] || fail "hl:recent empty"
 kill -TERM "$DPID" "$ADMIN_PID"
 wait "$DPID" "$ADMIN_PID" || true
@@ -104,10 +127,13 @@ cp "$T/d.log" "$T/admin.log" "$C/"
 pass "captured $(ls "$C" | wc -l) files, $(cat "$C"/* | wc -c) bytes"
 
 # the search: whole secret, its key, a 16-character piece of the key, the secret key
-python3 - "$C" "$S1" "$S2" "$S3" "$S4" "$BAD" "$HOOKLINE_SECRET_KEY" <<'PY' || fail "a secret leaked"
+python3 - "$C" "$T/leak-client.key" "$S1" "$S2" "$S3" "$S4" "$BAD" "$HOOKLINE_SECRET_KEY" <<'PY' || fail "a secret leaked"
 import os, sys
-d, secrets = sys.argv[1], sys.argv[2:]
+d, keyfile, secrets = sys.argv[1], sys.argv[2], sys.argv[3:]
 needles = {}
+lines = [l for l in open(keyfile).read().splitlines() if l and not l.startswith("-----")]
+for n in ["".join(lines), "\\n".join(lines), lines[0][4:20]] + lines:
+    needles[n] = "mTLS client key"
 for s in secrets:
     key = s[len("whsec_"):] if s.startswith("whsec_") else s
     for n in (s, key, key[4:20]):
@@ -122,4 +148,4 @@ for f in sorted(os.listdir(d)):
 print("searched %d files for %d needles, %d leaks" % (len(os.listdir(d)), len(needles), bad))
 sys.exit(1 if bad else 0)
 PY
-pass "no secret in logs, metrics, attempts, DLQ, hl:recent, Redis, API answers or error messages"
+pass "no secret nor client key in logs, metrics, attempts, DLQ, hl:recent, Redis, API answers or error messages"
