@@ -14,14 +14,14 @@
 #include "secrets.h" /* hl_secretbox_t: AES-256-GCM at rest */
 #include "sign.h"    /* hl_sign_key_t */
 
-#define HL_EP_ID_MAX 40          /* "ep_" + 22 base62 */
-#define HL_EP_MAX_SECRETS 8      /* current + previous ones still inside their overlap */
+#define HL_EP_ID_MAX 40     /* "ep_" + 22 base62 */
+#define HL_EP_MAX_SECRETS 8 /* current + previous ones still inside their overlap */
 #define HL_EP_MAX_FILTERS 64
 #define HL_EP_MAX_HEADERS 32
 #define HL_EP_TIMEOUT_MAX_MS 30000
 
 typedef struct hl_ep_secret {
-  char secret[100];   /* whsec_... in the clear (decrypted); never logged */
+  char secret[100]; /* whsec_... in the clear (decrypted); never logged */
   int64_t created_ms;
   int64_t expires_ms; /* 0: current (no expiry) */
 } hl_ep_secret_t;
@@ -29,22 +29,22 @@ typedef struct hl_ep_secret {
 typedef struct hl_endpoint {
   char id[HL_EP_ID_MAX + 1];
   char tenant[65];
-  char *url;                      /* owned */
-  char *description;              /* owned, may be "" */
+  char *url;                        /* owned */
+  char *description;                /* owned, may be "" */
   char *filters[HL_EP_MAX_FILTERS]; /* owned: "invoice.paid", "invoice.*", "*" */
   size_t nfilters;
   hl_ep_secret_t secrets[HL_EP_MAX_SECRETS]; /* [0] is the current one */
   size_t nsecrets;
-  double rate_per_sec;            /* 0: unlimited */
-  int burst;                      /* 0: rate rounded up */
-  int max_in_flight;              /* 0: config default */
-  int timeout_ms;                 /* 0: config default; <= 30000 */
+  double rate_per_sec;              /* 0: unlimited */
+  int burst;                        /* 0: rate rounded up */
+  int max_in_flight;                /* 0: config default */
+  int timeout_ms;                   /* 0: config default; <= 30000 */
   char *headers[HL_EP_MAX_HEADERS]; /* owned "Name: value" lines, no CR/LF */
   size_t nheaders;
   bool enabled;
-  char *disabled_reason;          /* owned, NULL when enabled */
+  char *disabled_reason; /* owned, NULL when enabled */
   int64_t disabled_ms;
-  char *metadata;                 /* owned: compact JSON object text, "{}" by default */
+  char *metadata; /* owned: compact JSON object text, "{}" by default */
   int64_t created_ms, updated_ms;
   int64_t version;
   char *tls_cert; /* owned client certificate PEM (may hold a chain), NULL: no mTLS */
@@ -73,8 +73,8 @@ size_t hl_endpoint_sign_keys(const hl_endpoint_t *ep, int64_t now_ms, hl_sign_ke
  * decrypted with box (NULL box: stored in the clear).  Returns NULL with errstr on a corrupt hash.
  */
 hl_endpoint_t *hl_endpoint_from_hash(const char *const *fields, const char *const *values,
-                                     const size_t *value_lens, size_t n,
-                                     const hl_secretbox_t *box, char *errstr, size_t errsize);
+                                     const size_t *value_lens, size_t n, const hl_secretbox_t *box,
+                                     char *errstr, size_t errsize);
 
 /* JSON for the API and CLI (-o json); with_secrets adds the current secret. Caller frees. */
 char *hl_endpoint_to_json(const hl_endpoint_t *ep, bool with_secrets);

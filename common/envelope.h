@@ -22,11 +22,11 @@ typedef struct hl_event {
   char id[HL_EVENT_ID_MAX + 1];
   char tenant[HL_EVENT_TENANT_MAX + 1];
   char type[HL_EVENT_TYPE_MAX + 1];
-  int64_t ts_ms;     /* event time, Unix ms */
+  int64_t ts_ms;      /* event time, Unix ms */
   char timestamp[48]; /* its RFC 3339 text as delivered (the producer's when it gave one) */
-  char *data;        /* owned: compact JSON text of `data` */
+  char *data;         /* owned: compact JSON text of `data` */
   size_t data_len;
-  char *body;        /* owned: the delivered body {"id","type","timestamp","data"}, built once */
+  char *body; /* owned: the delivered body {"id","type","timestamp","data"}, built once */
   size_t body_len;
 } hl_event_t;
 

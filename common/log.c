@@ -58,9 +58,10 @@ void hl_log_write(hl_log_level_t level, const char *fmt, ...) {
   gettimeofday(&tv, NULL);
   gmtime_r(&tv.tv_sec, &tm);
   strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-  n = (size_t)snprintf(line, sizeof(line),
-                       "{\"ts\":\"%s.%03dZ\",\"level\":\"%s\",\"prog\":\"%s\",\"pid\":%d,\"msg\":\"",
-                       ts, (int)(tv.tv_usec / 1000), hl_log_names[level], hl_log_prog, (int)getpid());
+  n = (size_t)snprintf(
+      line, sizeof(line),
+      "{\"ts\":\"%s.%03dZ\",\"level\":\"%s\",\"prog\":\"%s\",\"pid\":%d,\"msg\":\"", ts,
+      (int)(tv.tv_usec / 1000), hl_log_names[level], hl_log_prog, (int)getpid());
   hl_log_escape(line, &n, sizeof(line) - 4, msg);
   memcpy(line + n, "\"}\n", 3);
   n += 3;

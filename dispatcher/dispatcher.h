@@ -61,12 +61,12 @@ typedef struct hl_disp {
   struct evhttp *httpd;
   hl_metrics_t *metrics;
 
-  size_t msgs_pending;    /* consumed messages not yet complete */
-  size_t dlv_in_flight;   /* deliveries started, not complete */
-  size_t http_in_flight;  /* of which HTTP requests running (<= max_in_flight) */
-  size_t max_in_flight;   /* dispatcher.max_in_flight */
-  int ep_max_in_flight;   /* endpoint.max_in_flight: default per-endpoint cap */
-  struct hl_slots *slots; /* delivery.c: per-endpoint concurrency and the waiting queues */
+  size_t msgs_pending;      /* consumed messages not yet complete */
+  size_t dlv_in_flight;     /* deliveries started, not complete */
+  size_t http_in_flight;    /* of which HTTP requests running (<= max_in_flight) */
+  size_t max_in_flight;     /* dispatcher.max_in_flight */
+  int ep_max_in_flight;     /* endpoint.max_in_flight: default per-endpoint cap */
+  struct hl_slots *slots;   /* delivery.c: per-endpoint concurrency and the waiting queues */
   struct hl_health *health; /* health.c: breaker, auto-disable, operational events */
   size_t max_bytes;
   int64_t done_ttl_ms;

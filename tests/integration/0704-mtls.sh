@@ -100,7 +100,7 @@ refused() { # refused WHAT WANT-IN-MESSAGE create-flags...
   shift 2
   admin endpoint create --tenant "$TENANT" --url "$U/x" --types t.x "$@" >"$T/refused.out" 2>&1 || rc=$?
   [ "$rc" = 2 ] || fail "$what: exit $rc, want 2: $(cat "$T/refused.out")"
-  tail -3 "$T/admin.log" | grep -q -- "$want" || fail "$what: message lacks '$want': $(tail -3 "$T/admin.log")"
+  tail -3 "$T/admin.log" | has -- "$want" || fail "$what: message lacks '$want': $(tail -3 "$T/admin.log")"
   grep -q "PRIVATE KEY" "$T/admin.log" && fail "$what: the key shows in the message"
   return 0
 }
@@ -133,7 +133,7 @@ call GET "$EPS/$EPN"
 [ "$(jb 'd["tls_client_cert"]')" = None ] || fail "GET: EPN has a client cert: $(cat "$T/body")"
 "${REDIS[@]}" HGETALL "hl:ep:$EPM" >"$T/redis.m"
 grep -q '^enc:v1:' <("${REDIS[@]}" HGET "hl:ep:$EPM" tls_client_key) || fail "key not sealed in Redis"
-"${REDIS[@]}" HGET "hl:ep:$EPM" tls_client_cert | grep -q "BEGIN CERTIFICATE" || fail "cert not stored"
+"${REDIS[@]}" HGET "hl:ep:$EPM" tls_client_cert | has "BEGIN CERTIFICATE" || fail "cert not stored"
 KEYBODY=$(sed -n 2p "$P/cli.key")
 grep -qF -- "$KEYBODY" "$T/redis.m" && fail "the key's PEM body is in Redis in the clear"
 admin endpoint get "$EPM" >"$T/get.txt" || fail "CLI get"
@@ -147,7 +147,7 @@ wait_until 30 rec_at_least 1 m /m || fail "mTLS endpoint not delivered: $(tail -
 # the mTLS connection is alive now; the plain endpoint must not ride on it
 { event evt_n1 "$TENANT" t.n; event evt_m2 "$TENANT" t.m; } | publish
 wait_until 30 rec_at_least 2 m /m || fail "second mTLS delivery missing"
-in_dlq() { consume "$PREFIX.dlq" | grep -q '"evt_n1"'; }
+in_dlq() { consume "$PREFIX.dlq" | has '"evt_n1"'; }
 wait_until 60 in_dlq || fail "evt_n1 never reached the DLQ"
 consume "$PREFIX.attempts" >"$T/attempts"
 python3 - "$T/m.ndjson" "$T/attempts" "$EPN" "$CN" <<'PY' || fail "see above"

@@ -84,12 +84,14 @@ static void test_precedence(void **state) {
   unsetenv("HOOKLINE_KAFKA_BOOTSTRAP_SERVERS"); /* ctest sets it; this test wants the file's */
   setenv("HOOKLINE_REDIS_PORT", "4321", 1);
   setenv("HOOKLINE_KAFKA_CLIENT_ID", "envclient", 1);
+  setenv("HOOKLINE_KAFKA_PORT", "19092", 1); /* stack.sh's, not a client property */
   assert_int_equal(hl_conf_load(conf, path, overrides, 2, err, sizeof(err)), 0);
   assert_string_equal(hl_conf_str(conf, "topics.prefix"), "fromflag"); /* -o beats file */
-  assert_string_equal(hl_conf_str(conf, "log.level"), "debug");         /* file only */
-  assert_int_equal(hl_conf_int(conf, "redis.port"), 4321);              /* env beats file */
+  assert_string_equal(hl_conf_str(conf, "log.level"), "debug");        /* file only */
+  assert_int_equal(hl_conf_int(conf, "redis.port"), 4321);             /* env beats file */
   for (size_t i = 0; i < hl_conf_kafka_count(conf); i++) {
     hl_conf_kafka_get(conf, i, &k, &v);
+    assert_string_not_equal(k, "port");
     if (!strcmp(k, "bootstrap.servers"))
       assert_string_equal(v, "file:9092");
     else if (!strcmp(k, "client.id"))
@@ -99,6 +101,7 @@ static void test_precedence(void **state) {
   }
   unsetenv("HOOKLINE_REDIS_PORT");
   unsetenv("HOOKLINE_KAFKA_CLIENT_ID");
+  unsetenv("HOOKLINE_KAFKA_PORT");
   unlink(path);
   hl_conf_destroy(&conf);
 }
@@ -144,16 +147,20 @@ static void test_doc_is_current(void **state) {
   alen = fread(actual, 1, elen + 1, fp);
   fclose(fp);
   if (alen != elen || memcmp(actual, expect, elen) != 0)
-    fail_msg("docs/configuration.md is stale: run `hookline-admin config doc > docs/configuration.md`");
+    fail_msg(
+        "docs/configuration.md is stale: run `hookline-admin config doc > docs/configuration.md`");
   free(expect);
   free(actual);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_defaults),        cmocka_unit_test(test_parsers),
-      cmocka_unit_test(test_errors_name_the_key), cmocka_unit_test(test_precedence),
-      cmocka_unit_test(test_file_error_has_line), cmocka_unit_test(test_program_default),
+      cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_parsers),
+      cmocka_unit_test(test_errors_name_the_key),
+      cmocka_unit_test(test_precedence),
+      cmocka_unit_test(test_file_error_has_line),
+      cmocka_unit_test(test_program_default),
       cmocka_unit_test(test_doc_is_current),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,8 +10,8 @@
  * 127.0.0.2 .. 127.0.0.N too (so endpoints can be distinct hosts, as in a real fan-out): every
  * request is answered `200 ok` and counted; when its body carries this tool's "timestamp" (RFC
  * 3339 with microseconds, set when the event is produced) the receipt time and the latency
- * timestamp -> receipt are kept (in memory, up to 8 M samples).  Its thread CPU is reported, so a receiver
- * that is the bottleneck shows.
+ * timestamp -> receipt are kept (in memory, up to 8 M samples).  Its thread CPU is reported, so a
+ * receiver that is the bottleneck shows.
  *
  * CELL is TENANT:FANOUT:BYTES[:NTENANTS]: events of type bench.event with BYTES of JSON data for
  * TENANT (or for TENANT_0..TENANT_<NTENANTS-1>, drawn at random), each delivered to FANOUT
@@ -237,7 +237,8 @@ static cpu_t pids_cpu(const opts_t *o) {
     if (!f)
       continue;
     rp = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
-    if (rp && sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2) {
+    if (rp &&
+        sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2) {
       c.user_s += (double)ut / tick;
       c.sys_s += (double)st / tick;
     }
@@ -280,8 +281,11 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
 /* The same producer settings as libhookline (producer/producer.c). */
 static int gen_open(gen_t *g, const char *prefix) {
   static const char *kv[][2] = {
-      {"enable.idempotence", "true"}, {"acks", "all"}, {"linger.ms", "5"},
-      {"batch.num.messages", "10000"}, {"compression.codec", "lz4"},
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+      {"linger.ms", "5"},
+      {"batch.num.messages", "10000"},
+      {"compression.codec", "lz4"},
       {"queue.buffering.max.kbytes", "262144"},
   };
   rd_kafka_conf_t *kc = rd_kafka_conf_new();
@@ -543,7 +547,12 @@ static int parse_cell(const char *s, cell_t *c) {
 static int parse_opts(int argc, char **argv, opts_t *o) {
   int opt;
 
-  *o = (opts_t){.addrs = 1, .seconds = 10, .lat_seconds = 8, .warmup = 2, .backlog = 4000, .drain = 120,
+  *o = (opts_t){.addrs = 1,
+                .seconds = 10,
+                .lat_seconds = 8,
+                .warmup = 2,
+                .backlog = 4000,
+                .drain = 120,
                 .fraction = 0.5};
   while ((opt = getopt(argc, argv, "l:a:P:c:d:s:L:w:f:b:D:")) != -1) {
     if (opt == 'l')
@@ -571,7 +580,8 @@ static int parse_opts(int argc, char **argv, opts_t *o) {
     else
       return -1;
   }
-  if (o->port <= 0 || o->addrs < 1 || o->addrs > 254 || (o->ncells && !o->prefix) || o->seconds < 1 || o->lat_seconds < 1)
+  if (o->port <= 0 || o->addrs < 1 || o->addrs > 254 || (o->ncells && !o->prefix) ||
+      o->seconds < 1 || o->lat_seconds < 1)
     return -1;
   return 0;
 }
@@ -583,8 +593,10 @@ int main(int argc, char **argv) {
   int rc = 1;
 
   if (parse_opts(argc, argv, &o) != 0) {
-    fprintf(stderr, "usage: bench-dispatch -l PORT [-a ADDRS] [-P PREFIX -c TENANT:FANOUT:BYTES[:NTENANTS]... "
-                    "[-d PID]... [-s S] [-L S] [-w S] [-f FRACTION] [-b DELIVERIES] [-D S]]\n");
+    fprintf(
+        stderr,
+        "usage: bench-dispatch -l PORT [-a ADDRS] [-P PREFIX -c TENANT:FANOUT:BYTES[:NTENANTS]... "
+        "[-d PID]... [-s S] [-L S] [-w S] [-f FRACTION] [-b DELIVERIES] [-D S]]\n");
     return 2;
   }
   signal(SIGTERM, on_signal);
