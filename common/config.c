@@ -51,7 +51,8 @@ static const hl_conf_prop_t hl_conf_props_tbl[] = {
     {"dispatcher.drain_timeout", D, "30s", 0, 10 * MIN, 0,
      "Time to finish or hand off in-flight work on revoke or SIGTERM."},
     {"dispatcher.max_in_flight", I, "2000", 1, 1000000, 0,
-     "HTTP requests in flight per dispatcher process."},
+     "HTTP requests in flight per dispatcher process. It keeps up to twice as many connections "
+     "(busy and idle) and raises its soft open-files limit to 2 x this + 256 at start."},
     {"dispatcher.cache_ttl", D, "60s", SEC, DAY, 0,
      "Subscription cache refresh interval (hl:changes invalidates sooner)."},
     {"dispatcher.cache_max_tenants", I, "100000", 1, 100000000, 0,

@@ -1101,6 +1101,9 @@ void hl_delivery_metrics_init(hl_disp_t *d) {
   d->m.spilled = hl_metrics_counter(
       m, "hookline_deliveries_spilled_total",
       "Waiting deliveries handed to the first retry tier early (full window, drain).");
+  d->m.conns_opened = hl_metrics_counter(
+      m, "hookline_http_connections_opened_total",
+      "New connections to endpoints (the rest of the attempts reused kept-alive ones).");
   d->m.redis_errors = hl_metrics_counter(m, "hookline_redis_errors_total", "Redis errors.");
   d->m.kafka_errors = hl_metrics_counter(m, "hookline_kafka_errors_total", "Kafka errors.");
 }

@@ -86,7 +86,7 @@ typedef struct hl_disp {
   struct {
     hl_metric_t *consumed, *invalid, *deliveries, *attempt_latency, *e2e_latency, *in_flight,
         *window_depth, *retry_writes, *dlq_writes, *redis_errors, *kafka_errors, *assigned,
-        *pending, *skipped_done, *lookup_waits, *queued, *spilled;
+        *pending, *skipped_done, *lookup_waits, *queued, *spilled, *conns_opened;
     hl_metric_t *rate_limited, *rate_deferred, *rate_tokens, *rate_redis_calls, *rate_fallback,
         *rate_members;
   } m;

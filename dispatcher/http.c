@@ -31,10 +31,11 @@
 #error "hookline needs libcurl >= 7.85 (CURLOPT_PROTOCOLS_STR, CURLOPT_PREREQFUNCTION)"
 #endif
 
-#define HL_HTTP_MAX_HEADERS 64   /* custom header lines per request */
-#define HL_HTTP_OWN_HEADERS 7    /* content-type, user-agent, webhook-*, "Accept:", "Expect:" */
-#define HL_HTTP_HOST_CONNS 256   /* backstop; per-endpoint concurrency is the core's job */
-#define HL_HTTP_MIN_CONNCACHE 64 /* idle connections kept at least */
+#define HL_HTTP_MAX_HEADERS 64       /* custom header lines per request */
+#define HL_HTTP_OWN_HEADERS 7        /* content-type, user-agent, webhook-*, "Accept:", "Expect:" */
+#define HL_HTTP_HOST_CONNS 256       /* backstop; per-endpoint concurrency is the core's job */
+#define HL_HTTP_MIN_CONNCACHE 64     /* idle connections kept at least */
+#define HL_HTTP_CONNCACHE_PER_SLOT 2 /* cached connections per dispatcher.max_in_flight slot */
 #define HL_HTTP_TIMEOUT_MAX_MS 30000
 #define HL_HTTP_RETRY_AFTER_MAX_MS (30LL * 24 * 3600 * 1000)
 
@@ -784,8 +785,15 @@ static int hl_http_on_socket(CURL *easy, curl_socket_t fd, int what, void *userp
 
 /* ---- life cycle ------------------------------------------------------------------------ */
 
+/*
+ * The connection cache counts connections in use too.  Sized at exactly max_in_flight, a full
+ * process thrashes: every finished transfer hands its connection back to a full cache, curl
+ * closes the oldest idle one (a scan over every connection), and the next transfer connects
+ * anew.  At fan-out 100 that cost 2-3x the CPU per delivery (docs/benchmarks.md), so keep
+ * room for as many idle connections as there can be busy ones.
+ */
 static int hl_http_multi_setup(hl_http_t *http, const hl_conf_t *conf) {
-  long maxconn = (long)hl_conf_int(conf, "dispatcher.max_in_flight");
+  long maxconn = HL_HTTP_CONNCACHE_PER_SLOT * (long)hl_conf_int(conf, "dispatcher.max_in_flight");
   int mc = 0;
 
   if (maxconn < HL_HTTP_MIN_CONNCACHE)

@@ -74,7 +74,7 @@ typedef struct hl_http_stats {
 
 /*
  * Reads delivery.* from conf (timeouts, response_max, allow_cidrs, https_only, ca_file) and
- * dispatcher.max_in_flight (connection cache size).  NULL with errstr on a bad allow list.
+ * dispatcher.max_in_flight (connection cache: twice that).  NULL with errstr on a bad allow list.
  */
 hl_http_t *hl_http_new(struct event_base *base, const hl_conf_t *conf, char *errstr,
                        size_t errsize);

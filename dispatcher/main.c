@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "dispatcher.h"
 #include "health.h"
@@ -168,11 +169,36 @@ static int hl_disp_limits_start(hl_disp_t *d, char *errstr, size_t errsize) {
   return 0;
 }
 
+/*
+ * Open files: up to 2 x max_in_flight connections (busy and cached, dispatcher/http.c) plus
+ * Kafka, Redis and the HTTP server.  Raise the soft limit towards the hard one when it is lower
+ * (systemd's default soft limit is 1024) and say so when even the hard limit is short.
+ */
+static void hl_disp_raise_nofile(const hl_disp_t *d) {
+  rlim_t need = (rlim_t)(2 * d->max_in_flight + 256);
+  struct rlimit rl;
+
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+    return;
+  rlim_t was = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+  if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) != 0)
+    rl.rlim_cur = was;
+  if (rl.rlim_cur < need)
+    hl_warn("open files limit %llu is below the %llu that dispatcher.max_in_flight=%zu needs; "
+            "connections beyond it fail (raise the hard limit: ulimit -Hn, LimitNOFILE=)",
+            (unsigned long long)rl.rlim_cur, (unsigned long long)need, d->max_in_flight);
+  else
+    hl_info("open files limit raised from %llu to %llu", (unsigned long long)was,
+            (unsigned long long)rl.rlim_cur);
+}
+
 static int hl_disp_start(hl_disp_t *d, char *errstr, size_t errsize) {
   d->max_bytes = (size_t)hl_conf_int(d->conf, "events.max_bytes");
   d->done_markers = hl_conf_bool(d->conf, "dispatcher.done_markers");
   d->max_in_flight = (size_t)hl_conf_int(d->conf, "dispatcher.max_in_flight");
   d->ep_max_in_flight = (int)hl_conf_int(d->conf, "endpoint.max_in_flight");
+  hl_disp_raise_nofile(d);
   if (hl_disp_topics(d, errstr, errsize) != 0)
     return -1;
   d->metrics = hl_metrics_new();

@@ -27,6 +27,12 @@ static void hl_server_collect(hl_metrics_t *m, void *opaque) {
   hl_metric_set(d->m.in_flight, NULL, (double)d->dlv_in_flight);
   hl_metric_set(d->m.pending, NULL, (double)d->msgs_pending);
   hl_metric_set(d->m.assigned, NULL, (double)d->nassigned);
+  if (d->http) {
+    hl_http_stats_t hs;
+
+    hl_http_stats(d->http, &hs);
+    hl_metric_set(d->m.conns_opened, NULL, (double)hs.connects); /* the engine counts */
+  }
   hl_metric_reset(d->m.window_depth);
   for (part = d->parts; part; part = part->next) {
     snprintf(lbl, sizeof(lbl), "topic=\"%s\",partition=\"%d\"", part->topic, (int)part->partition);
