@@ -792,12 +792,16 @@ static int hl_http_on_socket(CURL *easy, curl_socket_t fd, int what, void *userp
  * anew.  At fan-out 100 that cost 2-3x the CPU per delivery (docs/benchmarks.md), so keep
  * room for as many idle connections as there can be busy ones.
  */
-static int hl_http_multi_setup(hl_http_t *http, const hl_conf_t *conf) {
+long hl_http_conns_max(const hl_conf_t *conf) {
   long maxconn = HL_HTTP_CONNCACHE_PER_SLOT * (long)hl_conf_int(conf, "dispatcher.max_in_flight");
+
+  return maxconn < HL_HTTP_MIN_CONNCACHE ? HL_HTTP_MIN_CONNCACHE : maxconn;
+}
+
+static int hl_http_multi_setup(hl_http_t *http, const hl_conf_t *conf) {
+  long maxconn = hl_http_conns_max(conf);
   int mc = 0;
 
-  if (maxconn < HL_HTTP_MIN_CONNCACHE)
-    maxconn = HL_HTTP_MIN_CONNCACHE;
   mc |= curl_multi_setopt(http->multi, CURLMOPT_SOCKETFUNCTION, hl_http_on_socket);
   mc |= curl_multi_setopt(http->multi, CURLMOPT_SOCKETDATA, http);
   mc |= curl_multi_setopt(http->multi, CURLMOPT_TIMERFUNCTION, hl_http_on_timer);

@@ -79,6 +79,9 @@ typedef struct hl_http_stats {
 hl_http_t *hl_http_new(struct event_base *base, const hl_conf_t *conf, char *errstr,
                        size_t errsize);
 
+/* The most connections the engine keeps open (busy and idle) under conf. */
+long hl_http_conns_max(const hl_conf_t *conf);
+
 /*
  * Start one signed POST.  0: cb will be called exactly once, always later from the event loop
  * (never from inside this call), also for requests refused before any I/O (CR/LF in a header:

@@ -170,12 +170,12 @@ static int hl_disp_limits_start(hl_disp_t *d, char *errstr, size_t errsize) {
 }
 
 /*
- * Open files: up to 2 x max_in_flight connections (busy and cached, dispatcher/http.c) plus
- * Kafka, Redis and the HTTP server.  Raise the soft limit towards the hard one when it is lower
+ * Open files: the HTTP engine's connections (busy and cached: 2 x max_in_flight) plus Kafka,
+ * Redis and the HTTP server.  Raise the soft limit towards the hard one when it is lower
  * (systemd's default soft limit is 1024) and say so when even the hard limit is short.
  */
 static void hl_disp_raise_nofile(const hl_disp_t *d) {
-  rlim_t need = (rlim_t)(2 * d->max_in_flight + 256);
+  rlim_t need = (rlim_t)hl_http_conns_max(d->conf) + 256;
   struct rlimit rl;
 
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
