@@ -19,9 +19,9 @@ done
 dispatcher_start d -o http.listen=127.0.0.1:0 -o dispatcher.max_in_flight=64
 MPORT=$(sed -n 's/.*http listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$T/d.log" | head -1)
 for i in $(seq 1 $NEV); do event "evt_$i" "$TENANT" c.x; done | publish
-all() { [ $(($(rec_count r0 /c 200) + $(rec_count r1 /c 200) + $(rec_count r2 /c 200) + $(rec_count r3 /c 200))) -eq $((NEV * 16)) ]; }
-wait_until "$(scaled 60)" all ||
-  fail "delivered $(($(rec_count r0 /c 200) + $(rec_count r1 /c 200) + $(rec_count r2 /c 200) + $(rec_count r3 /c 200)))/$((NEV * 16))"
+delivered() { echo $(($(rec_count r0 /c 200) + $(rec_count r1 /c 200) + $(rec_count r2 /c 200) + $(rec_count r3 /c 200))); }
+all() { [ "$(delivered)" -eq $((NEV * 16)) ]; }
+wait_until "$(scaled 60)" all || fail "delivered $(delivered)/$((NEV * 16))"
 curl -s "http://127.0.0.1:$MPORT/metrics" >"$T/metrics"
 opened=$(sed -n 's/^hookline_http_connections_opened_total \([0-9]*\)$/\1/p' "$T/metrics")
 [ -n "$opened" ] || fail "no hookline_http_connections_opened_total: $(grep -c . "$T/metrics") lines"

@@ -5,9 +5,9 @@
 # route of the REST API, /metrics of both programs, `config show`, the attempts/DLQ/retry
 # topics, hl:recent and the sealed endpoint hashes in Redis) is captured, then every capture is
 # searched for each whsec_ secret, its base64 key, a 16-character piece of that key, the
-# secret key, and an mTLS client key (set by REST and CLI, refused once in a mismatched pair): its
-# PEM body, each base64 line of it and a 16-character piece. Only the answers that hand a secret out on purpose (create, rotate, GET .../secret)
-# are left out of the search.
+# secret key, and an mTLS client key (set by REST and CLI, refused once in a mismatched pair):
+# its PEM body, each base64 line of it and a 16-character piece. Only the answers that hand a
+# secret out on purpose (create, rotate, GET .../secret) are left out of the search.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/dispatcher.sh"
 . "$(dirname "$0")/admin_lib.sh"
